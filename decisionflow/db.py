@@ -1,0 +1,57 @@
+"""Database engines and sessions: SQLite in WAL mode with serialised writers, or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+WRITER_OPTION = "decisionflow_writer"
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names an SQLite file."""
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; on SQLite, WAL mode, foreign keys, and BEGIN IMMEDIATE transactions."""
+    if not is_sqlite(url):
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+        # Each connection is cheap to open; NullPool avoids sharing one across threads.
+        kwargs.setdefault("poolclass", NullPool)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, say when a transaction starts (pysqlite's own
+        # implicit BEGIN would be DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A writer's BEGIN IMMEDIATE takes the write lock up front: writers queue instead of
+        # failing with "database is locked" when a reader tries to become a writer, and the
+        # audit chain's head is read and extended by one writer at a time. Readers stay
+        # DEFERRED so that, in WAL mode, pages never wait for a writer.
+        immediate = connection.get_execution_options().get(WRITER_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def make_session_factory(engine: Engine, *, writer: bool = True) -> sessionmaker[Session]:
+    """A session factory whose objects stay readable after commit; writers lock up front."""
+    bind = engine.execution_options(**{WRITER_OPTION: True}) if writer else engine
+    return sessionmaker(bind, expire_on_commit=False)

@@ -1,0 +1,188 @@
+"""The registry of named statutory conditions a definition's transitions may require."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from decisionflow.calendar import LegalCalendar
+from decisionflow.definitions import Definition
+
+
+@dataclass(frozen=True)
+class RecordFact:
+    """One record as the rules see it."""
+
+    kind: str
+    data: Mapping[str, Any]
+    created_at: datetime
+    created_by: int | None = None
+
+
+class RecordFacts(Protocol):
+    """What the rules may ask about a decision's records."""
+
+    def count(self, kind: str, *, since: datetime | None = None) -> int:
+        """How many records of a kind (made at or after `since`)."""
+        ...
+
+    def latest(self, kind: str) -> RecordFact | None:
+        """The newest record of a kind, if any."""
+        ...
+
+
+@dataclass(frozen=True)
+class DecisionFacts:
+    """A decision's position and attributes, as plain values."""
+
+    state: str
+    flags: Mapping[str, bool]
+    #: branch name -> its current state, for the branches of the current state
+    branch_states: Mapping[str, str]
+    #: when the current main-line state was entered; branch name -> when its state was entered
+    entered_at: datetime
+    branch_entered_at: Mapping[str, datetime]
+    records: RecordFacts
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """Everything else a guard may look at: the definition, the payload, the clock."""
+
+    definition: Definition
+    payload: Mapping[str, Any]
+    now: datetime
+    #: the legal date (in the government's time zone) on which the move is made
+    today: date
+    calendar: LegalCalendar
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+GuardFunction = Callable[[DecisionFacts, GuardContext], bool]
+#: fills a refusal message's own placeholders: (values for zh, values for en)
+Details = Callable[[DecisionFacts, GuardContext], tuple[dict[str, str], dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A registered condition: its function, its parameters and its refusal message."""
+
+    name: str
+    function: GuardFunction
+    zh: str
+    en: str
+    params: frozenset[str]
+    details: Details | None = None
+
+    def message(self, decision: DecisionFacts, ctx: GuardContext) -> tuple[str, str]:
+        """The refusal message with the parameters and details filled in."""
+        zh_values, en_values = dict(ctx.params), dict(ctx.params)
+        if self.details is not None:
+            extra_zh, extra_en = self.details(decision, ctx)
+            zh_values.update(extra_zh)
+            en_values.update(extra_en)
+        return self.zh.format(**zh_values), self.en.format(**en_values)
+
+
+REGISTRY: dict[str, Guard] = {}
+
+
+def guard(
+    name: str,
+    *,
+    zh: str,
+    en: str,
+    params: tuple[str, ...] = (),
+    details: Details | None = None,
+) -> Callable[[GuardFunction], GuardFunction]:
+    """Register a guard function under a name, with its bilingual refusal message."""
+
+    def register(function: GuardFunction) -> GuardFunction:
+        if name in REGISTRY:
+            raise ValueError(f"guard {name!r} registered twice")
+        REGISTRY[name] = Guard(name, function, zh, en, frozenset(params), details)
+        return function
+
+    return register
+
+
+def required_branches(decision: DecisionFacts, definition: Definition) -> list[str]:
+    """The branches of the current state that the decision's flags switch on."""
+    return [
+        b.name
+        for b in definition.branches_in(decision.state)
+        if b.when is None or b.when.holds(dict(decision.flags))
+    ]
+
+
+def _is_final(definition: Definition, branch: str, state: str | None) -> bool:
+    spec = definition.branch(branch)
+    return state is not None and any(s.final and s.name == state for s in spec.states)
+
+
+def pending_branches(decision: DecisionFacts, definition: Definition) -> list[str]:
+    """The required branches not yet in a final state."""
+    return [
+        name
+        for name in required_branches(decision, definition)
+        if not _is_final(definition, name, decision.branch_states.get(name))
+    ]
+
+
+def _pending_labels(
+    decision: DecisionFacts, ctx: GuardContext
+) -> tuple[dict[str, str], dict[str, str]]:
+    branches = [ctx.definition.branch(n) for n in pending_branches(decision, ctx.definition)]
+    return (
+        {"pending": "、".join(b.label.zh for b in branches)},
+        {"pending": ", ".join(b.label.en for b in branches)},
+    )
+
+
+@guard(
+    "required_branches_complete",
+    zh="本阶段要求的各项程序尚未全部完成：{pending}",
+    en="Not every procedure this stage requires is complete: {pending}",
+    details=_pending_labels,
+)
+def required_branches_complete(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """Every parallel branch the decision's flags require has reached a final state."""
+    return not pending_branches(decision, ctx.definition)
+
+
+@guard(
+    "record_field_equals",
+    zh="最新的“{record}”记录中“{field}”应为“{value}”",
+    en="The latest '{record}' record must have {field} = '{value}'",
+    params=("record", "field", "value"),
+)
+def record_field_equals(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """The newest record of a kind has a field of the given value."""
+    latest = decision.records.latest(ctx.params["record"])
+    return latest is not None and latest.data.get(ctx.params["field"]) == ctx.params["value"]
+
+
+@guard(
+    "record_field_not_equals",
+    zh="最新的“{record}”记录中“{field}”为“{value}”，不得继续",
+    en="The latest '{record}' record has {field} = '{value}'; the procedure cannot go on",
+    params=("record", "field", "value"),
+)
+def record_field_not_equals(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """The newest record of a kind exists and its field is not the given value."""
+    latest = decision.records.latest(ctx.params["record"])
+    return latest is not None and latest.data.get(ctx.params["field"]) != ctx.params["value"]
+
+
+@guard(
+    "payload_date_not_past",
+    zh="“{field}”不能是过去的日期",
+    en="'{field}' cannot be a date in the past",
+    params=("field",),
+)
+def payload_date_not_past(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """A date given in the payload is today or later."""
+    value = ctx.payload.get(ctx.params["field"])
+    return value is None or value >= ctx.today

@@ -1,0 +1,269 @@
+"""SQLAlchemy 2.0 models of DecisionFlow's records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so that Alembic migrations can name what they alter.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp kept in UTC and always returned time-zone aware (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """The one declarative base of every DecisionFlow table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Category(StrEnum):
+    """The five kinds of major administrative decision (Decree 713 Art 3)."""
+
+    PUBLIC_POLICY = (
+        "public_policy"  # 公共服务、市场监管、社会管理、环境保护等方面的重大公共政策和措施
+    )
+    DEVELOPMENT_PLAN = "development_plan"  # 经济和社会发展等方面的重要规划
+    RESOURCES = "resources"  # 开发利用、保护重要自然资源和文化资源的重大公共政策和措施
+    CONSTRUCTION_PROJECT = "construction_project"  # 在本行政区域实施的重大公共建设项目
+    MAJOR_IMPACT = "major_impact"  # 对经济社会发展有重大影响、涉及重大公共利益或者社会公众切身利益的其他重大事项
+
+
+CATEGORY_LABELS: dict[Category, tuple[str, str]] = {
+    Category.PUBLIC_POLICY: ("重大公共政策和措施", "Major public policy or measure"),
+    Category.DEVELOPMENT_PLAN: ("经济和社会发展重要规划", "Important development plan"),
+    Category.RESOURCES: ("重要自然和文化资源政策", "Natural and cultural resources policy"),
+    Category.CONSTRUCTION_PROJECT: ("重大公共建设项目", "Major public construction project"),
+    Category.MAJOR_IMPACT: ("其他重大事项", "Other matter of major impact"),
+}
+
+
+class Department(Base):
+    """A government department (an undertaking, executing or reviewing unit)."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    """A person who signs in, in one role, of one department."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+
+class ProcedureDefinition(Base):
+    """A snapshot of a definition version, so a decision keeps the rules it started under."""
+
+    __tablename__ = "procedure_definitions"
+    __table_args__ = (UniqueConstraint("procedure", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    procedure: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Decision(Base):
+    """A major administrative decision, and where it stands in its procedure."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_unit_state", "undertaking_unit_id", "state"),
+        Index("ix_decisions_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(32))
+    procedure: Mapped[str] = mapped_column(String(64))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    undertaking_unit_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    executing_unit_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    flags: Mapped[dict[str, bool]] = mapped_column(JSONDocument, default=dict)
+    state: Mapped[str] = mapped_column(String(64))
+    state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: branch name -> {"state": ..., "entered_at": ISO time}, for the current state's branches
+    branch_states: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    #: optimistic concurrency: every change raises it; a stale writer gets a conflict
+    version: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class DecisionCoUnit(Base):
+    """A further undertaking unit sharing the work; the decision's own unit leads (Art 11)."""
+
+    __tablename__ = "decision_co_units"
+
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+
+
+class DecisionAssignment(Base):
+    """A person named on a decision (an expert asked for an opinion), who may then act on it."""
+
+    __tablename__ = "decision_assignments"
+
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class StepRecord(Base):
+    """A record made in the procedure: a trigger's payload, an opinion, a report."""
+
+    __tablename__ = "step_records"
+    __table_args__ = (Index("ix_step_records_decision_kind", "decision_id", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    state: Mapped[str] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DraftVersion(Base):
+    """One version of the decision's draft text, with its SHA-256."""
+
+    __tablename__ = "draft_versions"
+    __table_args__ = (UniqueConstraint("decision_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    change_note: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attachment(Base):
+    """A file attached to a decision, kept by its SHA-256 on disk or in the database."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_decision", "decision_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: "disk" (a file named by its SHA-256 under the attachment folder) or "database"
+    storage: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One entry of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_decision", "decision_id", "seq"),
+        Index("ix_audit_events_actor", "actor_id", "seq"),
+        Index("ix_audit_events_occurred_at", "occurred_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_username: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_department: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    #: "done" or the refusal's code (not_permitted, rule_not_met, conflict…)
+    outcome: Mapped[str] = mapped_column(String(32))
+    decision_id: Mapped[int | None] = mapped_column(Integer)
+    state_before: Mapped[str] = mapped_column(String(200))
+    state_after: Mapped[str] = mapped_column(String(200))
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    #: canonical JSON of what else must be kept: refusal rules, record ids, draft hashes
+    detail: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(200))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The chain's newest link, kept apart so that deleting the newest events shows."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

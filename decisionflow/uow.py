@@ -1,0 +1,92 @@
+"""The single door's mechanics: one transaction per change, with its audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from decisionflow import audit
+from decisionflow.accounts import Actor
+from decisionflow.errors import Conflict, DecisionFlowError
+
+T = TypeVar("T")
+
+STALE = Conflict(
+    zh="该决策刚被他人修改，请刷新后重试",
+    en="Someone else changed this decision a moment ago; reload it and try again",
+)
+
+
+@dataclass
+class Attempt:
+    """What is being tried, by whom; the work fills in positions and details as it learns."""
+
+    actor: Actor
+    action: str
+    decision_id: int | None = None
+    payload: Any = None
+    origin: str = ""
+    state_before: str = ""
+    state_after: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _audit_actor(actor: Actor) -> audit.AuditActor:
+    return audit.AuditActor(actor.id, actor.username, str(actor.role), actor.department_code)
+
+
+class Door:
+    """Runs each change in one transaction with its audit event; a refusal audits only itself."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def run(self, attempt: Attempt, work: Callable[[Session, Attempt, datetime], T]) -> T:
+        """Do the work and append its audit event, all committed together or not at all."""
+        now = self.clock()
+        try:
+            with self.sessions() as session, session.begin():
+                result = work(session, attempt, now)
+                session.flush()
+                self._append(session, attempt, "done", now)
+            return result
+        except DecisionFlowError as err:
+            self._refused(attempt, err, now)
+            raise
+        except (StaleDataError, IntegrityError) as err:
+            # A concurrent writer got there first (a stale version, or a unique key taken
+            # between our check and our insert): the same answer either way.
+            self._refused(attempt, STALE, now)
+            raise Conflict(zh=STALE.zh, en=STALE.en) from err
+
+    def _append(self, session: Session, attempt: Attempt, outcome: str, now: datetime) -> None:
+        audit.append(
+            session,
+            actor=_audit_actor(attempt.actor),
+            action=attempt.action,
+            outcome=outcome,
+            decision_id=attempt.decision_id,
+            state_before=attempt.state_before,
+            state_after=attempt.state_after or attempt.state_before,
+            payload=attempt.payload,
+            detail=attempt.detail,
+            origin=attempt.origin,
+            now=now,
+        )
+
+    def _refused(self, attempt: Attempt, err: DecisionFlowError, now: datetime) -> None:
+        """Record a refused attempt alone, in a transaction of its own."""
+        attempt.detail = {
+            "refusal": {"zh": err.zh, "en": err.en},
+            "unmet": [u.as_dict() for u in err.unmet],
+        }
+        attempt.state_after = attempt.state_before
+        with self.sessions() as session, session.begin():
+            self._append(session, attempt, err.code, now)

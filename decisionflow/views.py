@@ -1,0 +1,118 @@
+"""Plain values the service layer returns: decisions, records, actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from decisionflow.definitions import Definition, FieldSpec, Text
+from decisionflow.errors import Unmet
+from decisionflow.facts import branch_positions
+from decisionflow.models import Decision
+
+
+@dataclass(frozen=True)
+class BranchView:
+    """A parallel branch of the current stage and where it stands."""
+
+    name: str
+    label: Text
+    state: str
+    state_label: Text
+    final: bool
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """A decision as callers see it."""
+
+    id: int
+    title: str
+    category: str
+    procedure: str
+    definition_version: int
+    state: str
+    state_label: Text
+    final: bool
+    branches: tuple[BranchView, ...]
+    flags: dict[str, bool]
+    undertaking_unit_id: int
+    executing_unit_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, decision: Decision, definition: Definition) -> DecisionView:
+        """The view of a decision under its definition."""
+        state = definition.state(decision.state)
+        states, _ = branch_positions(decision)
+        branches = []
+        for name, current in states.items():
+            spec = definition.branch(name)
+            bstate = next(s for s in spec.states if s.name == current)
+            branches.append(BranchView(name, spec.label, current, bstate.label, bstate.final))
+        return cls(
+            id=decision.id,
+            title=decision.title,
+            category=decision.category,
+            procedure=decision.procedure,
+            definition_version=decision.definition_version,
+            state=decision.state,
+            state_label=state.label,
+            final=state.final,
+            branches=tuple(branches),
+            flags=dict(decision.flags or {}),
+            undertaking_unit_id=decision.undertaking_unit_id,
+            executing_unit_id=decision.executing_unit_id,
+            version=decision.version,
+            created_at=decision.created_at,
+            updated_at=decision.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A record just made."""
+
+    id: int
+    decision_id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+    decision_version: int
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """A file just attached."""
+
+    id: int
+    decision_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """A move the caller's role may make now, its fields, and what still stands in its way."""
+
+    trigger: str
+    label: Text
+    article: str
+    branch: str | None
+    fields: dict[str, FieldSpec]
+    unmet: tuple[Unmet, ...] = field(default_factory=tuple)
+
+    @property
+    def ready(self) -> bool:
+        """Whether nothing but the payload stands in the way."""
+        return not self.unmet
+
+
+def position_text(state: str, branches: dict[str, str], moved: str | None = None) -> str:
+    """`state`, or `state/branch:branch_state` when a move happens inside a branch."""
+    return f"{state}/{moved}:{branches[moved]}" if moved else state
