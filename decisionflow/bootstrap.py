@@ -1,0 +1,80 @@
+"""Wire the engine's parts together from settings: the one place that builds them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from decisionflow import audit
+from decisionflow.admin import AdminService
+from decisionflow.attachments import AttachmentStore
+from decisionflow.calendar import ChinaLegalCalendar
+from decisionflow.db import is_sqlite, make_engine, make_session_factory
+from decisionflow.migrate import upgrade
+from decisionflow.models import utcnow
+from decisionflow.registry import DefinitionRegistry
+from decisionflow.service import DecisionService
+
+
+@dataclass
+class Parts:
+    """The engine's parts for one database: sessions, definitions, calendar, services."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
+    registry: DefinitionRegistry
+    calendar: ChinaLegalCalendar
+    decisions: DecisionService
+    admin: AdminService
+
+    def upgrade_database(self) -> None:
+        """Apply every pending migration."""
+        upgrade(self.engine)
+
+    def verify_audit(self) -> audit.Verification:
+        """Verify the whole audit chain."""
+        with self.engine.connect() as connection:
+            return audit.verify(connection)
+
+    def dispose(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Parts:
+    """Build the engine for the settings' database (creating the instance folder if needed)."""
+    url = settings.resolved_database_url
+    if is_sqlite(url):
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    registry = DefinitionRegistry.from_folder(settings.workflows_path)
+    calendar = ChinaLegalCalendar(settings.calendar_overrides)
+    attachments = AttachmentStore(
+        settings.resolved_attachments_path, max_bytes=settings.max_attachment_bytes
+    )
+    decisions = DecisionService(
+        sessions=sessions,
+        registry=registry,
+        calendar=calendar,
+        attachments=attachments,
+        clock=clock,
+        timezone=settings.timezone,
+    )
+    return Parts(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        readers=make_session_factory(engine, writer=False),
+        registry=registry,
+        calendar=calendar,
+        decisions=decisions,
+        admin=AdminService(sessions, clock),
+    )
