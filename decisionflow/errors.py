@@ -74,3 +74,8 @@ class InvalidInput(DecisionFlowError):
     code: str = "invalid_input"
     #: field name -> (zh, en) message, so a form can show each error beside its field
     fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        lines += [f"  - {name}: {zh} / {en}" for name, (zh, en) in self.fields.items()]
+        return "\n".join(lines)

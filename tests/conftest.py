@@ -191,14 +191,37 @@ def people(parts: Parts, password_hash: str) -> People:
         session.add_all([a, b, office])
         session.flush()
         users = [
-            User(username=f"{role.value}_a", display_name=role.value, role=role.value,
-                 password_hash=password_hash, department_id=a.id if role in (Role.STAFF, Role.EXECUTOR) else office.id)
+            User(
+                username=f"{role.value}_a",
+                display_name=role.value,
+                role=role.value,
+                password_hash=password_hash,
+                department_id=a.id if role in (Role.STAFF, Role.EXECUTOR) else office.id,
+            )
             for role in Role
         ]
         users += [
-            User(username="staff_b", display_name="staff b", role="staff", password_hash=password_hash, department_id=b.id),
-            User(username="executor_b", display_name="executor b", role="executor", password_hash=password_hash, department_id=b.id),
-            User(username="expert_2", display_name="expert 2", role="expert", password_hash=password_hash, department_id=office.id),
+            User(
+                username="staff_b",
+                display_name="staff b",
+                role="staff",
+                password_hash=password_hash,
+                department_id=b.id,
+            ),
+            User(
+                username="executor_b",
+                display_name="executor b",
+                role="executor",
+                password_hash=password_hash,
+                department_id=b.id,
+            ),
+            User(
+                username="expert_2",
+                display_name="expert 2",
+                role="expert",
+                password_hash=password_hash,
+                department_id=office.id,
+            ),
         ]
         session.add_all(users)
         session.flush()

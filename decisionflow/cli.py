@@ -1,0 +1,244 @@
+"""The `decisionflow` command: thin over the service layer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from config import ConfigError, load_settings
+from decisionflow.accounts import SYSTEM
+from decisionflow.bootstrap import Parts, build
+from decisionflow.definitions import DefinitionError, definition_files, load_definition
+from decisionflow.errors import DecisionFlowError
+from decisionflow.graph import mermaid
+from decisionflow.roles import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(command: F) -> F:
+    """Turn the errors a user can fix into one clear line and exit status 1, never a traceback."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, DefinitionError) as err:
+            raise click.ClickException(str(err)) from None
+        except DecisionFlowError as err:
+            raise click.ClickException(str(err)) from None
+        except (OperationalError, ProgrammingError) as err:
+            first = str(err.orig).splitlines()[0] if err.orig else str(err)
+            raise click.ClickException(
+                f"数据库不可用或尚未初始化：{first}\n"
+                f"Database unavailable or not initialised: {first}\n"
+                "Run `decisionflow db upgrade` first (先运行 decisionflow db upgrade)."
+            ) from None
+
+    return run  # type: ignore[return-value]
+
+
+@contextmanager
+def engine_parts() -> Iterator[Parts]:
+    """The engine for the configured database."""
+    parts = build(load_settings())
+    try:
+        yield parts
+    finally:
+        parts.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """DecisionFlow: major administrative decisions under State Council Decree No. 713.
+
+    Settings come from DECISIONFLOW_* environment variables (see config.py); by default the
+    database is an SQLite file in ./instance.
+    """
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@friendly
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema (Alembic)."""
+    with engine_parts() as parts:
+        parts.upgrade_database()
+        click.echo(
+            f"数据库已是最新结构 / database is up to date: {parts.engine.url.render_as_string()}"
+        )
+
+
+@main.group()
+def workflows() -> None:
+    """Check and draw procedure definitions."""
+
+
+@workflows.command("check")
+@click.option(
+    "--folder", type=click.Path(path_type=Path, file_okay=False), help="Definitions folder."
+)
+def workflows_check(folder: Path | None) -> None:
+    """Validate every definition file; exit 1 naming each faulty one."""
+    try:
+        folder = folder or load_settings().workflows_path
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    files = definition_files(folder)
+    if not files:
+        raise click.ClickException(f"no definition files (*.yaml) in {folder}")
+    failed = 0
+    for path in files:
+        try:
+            definition = load_definition(path)
+        except DefinitionError as err:
+            failed += 1
+            click.echo(f"FAIL {err}", err=True)
+        else:
+            click.echo(
+                f"ok   {path.name}: {definition.procedure} v{definition.version}, "
+                f"{len(definition.states)} states, {len(definition.triggers)} actions"
+            )
+    if failed:
+        raise click.ClickException(f"{failed} of {len(files)} definition files are invalid")
+
+
+@workflows.command("graph")
+@click.argument("name")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@friendly
+def workflows_graph(name: str, lang: str) -> None:
+    """Print procedure NAME as a Mermaid state diagram."""
+    settings = load_settings()
+    matches = [p for p in definition_files(settings.workflows_path) if p.stem == name]
+    if not matches:
+        known = ", ".join(p.stem for p in definition_files(settings.workflows_path))
+        raise click.ClickException(f"no procedure named {name!r} (known: {known})")
+    click.echo(mermaid(load_definition(matches[0]), lang=lang), nl=False)  # type: ignore[arg-type]
+
+
+@main.group()
+def audit() -> None:
+    """Verify the hash-chained audit log."""
+
+
+@audit.command("verify")
+@friendly
+def audit_verify() -> None:
+    """Walk the whole chain; exit 1 and name the first broken link if it was tampered with."""
+    with engine_parts() as parts:
+        result = parts.verify_audit()
+    if not result.ok:
+        click.echo(str(result), err=True)
+        sys.exit(1)
+    click.echo(str(result))
+
+
+@main.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--department", help="Department code (see `departments create`).")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.password_option(help="Password (prompted, twice, when not given).")
+@friendly
+def users_create(
+    username: str, role: str, department: str | None, display_name: str, password: str
+) -> None:
+    """Create a user account in a role."""
+    with engine_parts() as parts:
+        user_id = parts.admin.create_user(
+            SYSTEM,
+            username=username,
+            display_name=display_name or username,
+            password=password,
+            role=role,
+            department=department,
+        )
+    click.echo(f"用户已创建 / user created: {username} (#{user_id}, {role})")
+
+
+@main.group()
+def departments() -> None:
+    """Manage departments."""
+
+
+@departments.command("create")
+@click.argument("code")
+@click.option("--name-zh", required=True)
+@click.option("--name-en", required=True)
+@friendly
+def departments_create(code: str, name_zh: str, name_en: str) -> None:
+    """Create a department."""
+    with engine_parts() as parts:
+        parts.admin.create_department(SYSTEM, code=code, name_zh=name_zh, name_en=name_en)
+    click.echo(f"单位已创建 / department created: {code}")
+
+
+@main.command("seed-demo")
+@friendly
+def seed_demo_command() -> None:
+    """Create demo accounts in every role and decisions at every stage (through the service)."""
+    from decisionflow.seed import describe, seed_demo
+
+    with engine_parts() as parts:
+        parts.upgrade_database()
+        summary = seed_demo(parts)
+        verification = parts.verify_audit()
+    if summary.already_seeded:
+        click.echo("演示数据已存在，未重复创建 / demo data already present; nothing added")
+    else:
+        click.echo(
+            f"已创建 {summary.decisions} 项演示决策 / created {summary.decisions} demo decisions"
+        )
+    click.echo(describe(summary))
+    click.echo(str(verification))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int) -> None:
+    """Seed the demo (once) and serve the web application on the embedded SQLite."""
+    ctx.invoke(seed_demo_command)
+    serve = main.commands.get("serve")
+    if serve is None:
+        click.echo(
+            "网页界面尚未安装；演示数据已可通过命令行查看。\n"
+            "The web application is not installed; the demo data is ready for the command "
+            "line: try `decisionflow audit verify`."
+        )
+        return
+    ctx.invoke(serve, host=host, port=port)
+
+
+def _load_plugins() -> None:
+    """Add the commands other packages register (the web front end adds `serve`)."""
+    # An entry-point group keeps the engine free of any import of the web layer.
+    for entry in entry_points(group="decisionflow.commands"):
+        command = entry.load()
+        main.add_command(command, entry.name)
+
+
+_load_plugins()
+
+
+if __name__ == "__main__":
+    main()
