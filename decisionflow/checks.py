@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from decisionflow.definitions import (
     BranchSpec,
@@ -10,6 +11,7 @@ from decisionflow.definitions import (
     Definition,
     DefinitionError,
     FieldSpec,
+    GuardRef,
     StateSpec,
     TransitionSpec,
 )
@@ -32,13 +34,15 @@ class _Checker:
         for t in every:
             self.record_fields.setdefault(t.trigger, set()).update(t.fields)
 
-    def fail(self, path: str, problem: str) -> None:
+    def fail(self, path: str, problem: str) -> NoReturn:
         raise DefinitionError(self.file, path, problem)
 
     def run(self) -> None:
         d = self.d
+        self.check_parameters()
         self.check_states(d.states, "states", main=True)
         self.check_transitions(d.transitions, "transitions", d.states)
+        self.check_routes(d.transitions, "transitions")
         for i, state in enumerate(d.states):
             for j, branch in enumerate(state.branches):
                 self.check_branch(branch, f"states[{i}].branches[{j}]")
@@ -46,6 +50,16 @@ class _Checker:
         self.check_records()
         self.check_requirements()
         self.check_reachability(d.states, d.transitions, "states")
+
+    def check_parameters(self) -> None:
+        """A local overlay may raise a statutory number, never lower it below the law."""
+        for name, parameter in self.d.parameters.items():
+            if parameter.value < parameter.minimum:
+                self.fail(
+                    f"parameters.{name}.value",
+                    f"{parameter.value} is below the statutory minimum {parameter.minimum} "
+                    f"({parameter.article})",
+                )
 
     def check_states(self, states: Sequence[StateSpec], path: str, *, main: bool) -> None:
         seen: set[str] = set()
@@ -67,6 +81,7 @@ class _Checker:
         self.check_states(branch.states, f"{path}.states", main=False)
         self.check_condition(branch.when, f"{path}.when")
         self.check_transitions(branch.transitions, f"{path}.transitions", branch.states)
+        self.check_routes(branch.transitions, f"{path}.transitions")
         self.check_reachability(branch.states, branch.transitions, f"{path}.states")
 
     def check_condition(self, condition: Condition | None, path: str) -> None:
@@ -98,21 +113,7 @@ class _Checker:
             self.check_condition(t.when, f"{here}.when")
             self.check_fields(t.fields, f"{here}.fields")
             for k, ref in enumerate(t.guards):
-                guard = REGISTRY.get(ref.name)
-                if guard is None:
-                    self.fail(
-                        f"{here}.guards[{k}].name",
-                        f"unknown guard '{ref.name}'{self.known(REGISTRY)}",
-                    )
-                    return
-                missing = guard.params - set(ref.params)
-                extra = set(ref.params) - guard.params
-                if missing or extra:
-                    self.fail(
-                        f"{here}.guards[{k}].params",
-                        f"guard '{ref.name}' takes parameters {sorted(guard.params)}, "
-                        f"got {sorted(ref.params)}",
-                    )
+                self.check_guard(t, ref, f"{here}.guards[{k}]")
             for k, rule in enumerate(t.time_rules):
                 rpath = f"{here}.time_rules[{k}]"
                 if isinstance(rule.days, str) and rule.days not in self.d.parameters:
@@ -129,11 +130,14 @@ class _Checker:
                     spec = t.fields.get(rule.field or "")
                     if spec is None or spec.type != "date":
                         self.fail(f"{rpath}.field", "must name a date field of this transition")
+                elif rule.field is not None:
+                    self.fail(f"{rpath}.field", "only a field_min_ahead rule names a field")
                 if rule.waiver is not None:
                     fields = self.record_fields.get(rule.waiver.record)
                     if fields is None:
                         self.fail(
-                            f"{rpath}.waiver.record", f"unknown record '{rule.waiver.record}'"
+                            f"{rpath}.waiver.record",
+                            f"unknown record '{rule.waiver.record}'{self.known(self.record_fields)}",
                         )
                     elif rule.waiver.field not in fields:
                         self.fail(
@@ -141,12 +145,89 @@ class _Checker:
                             f"record '{rule.waiver.record}' has no field '{rule.waiver.field}'",
                         )
 
+    def check_guard(self, t: TransitionSpec, ref: GuardRef, path: str) -> None:
+        guard = REGISTRY.get(ref.name)
+        if guard is None:
+            self.fail(f"{path}.name", f"unknown guard '{ref.name}'{self.known(REGISTRY)}")
+        missing = guard.params - set(ref.params)
+        extra = set(ref.params) - guard.params
+        if missing or extra:
+            self.fail(
+                f"{path}.params",
+                f"guard '{ref.name}' takes parameters {sorted(guard.params)}, "
+                f"got {sorted(ref.params)}",
+            )
+        # A guard naming a record or field that does not exist could never hold (or would
+        # fail at run time on a value of the wrong type): refuse it here instead.
+        record, field = ref.params.get("record"), ref.params.get("field")
+        if "record" in ref.params:
+            fields = self.record_fields.get(record) if isinstance(record, str) else None
+            if fields is None:
+                self.fail(
+                    f"{path}.params.record",
+                    f"unknown record {record!r}{self.known(self.record_fields)}",
+                )
+            if "field" in ref.params and (not isinstance(field, str) or field not in fields):
+                self.fail(f"{path}.params.field", f"record '{record}' has no field {field!r}")
+            spec = (
+                self.d.records[record].fields.get(str(field)) if record in self.d.records else None
+            )
+            value = ref.params.get("value")
+            if spec is not None and spec.type == "choice" and value not in spec.choices:
+                self.fail(
+                    f"{path}.params.value",
+                    f"{value!r} is not one of the choices of '{record}.{field}': "
+                    f"{', '.join(spec.choices)}",
+                )
+        elif "field" in ref.params:
+            spec = t.fields.get(field) if isinstance(field, str) else None
+            if spec is None:
+                self.fail(
+                    f"{path}.params.field",
+                    f"this transition has no field {field!r}{self.known(t.fields)}",
+                )
+            if guard.field_type is not None and spec.type != guard.field_type:
+                self.fail(
+                    f"{path}.params.field",
+                    f"guard '{ref.name}' needs a {guard.field_type} field; "
+                    f"'{field}' is a {spec.type} field",
+                )
+
+    def check_routes(self, transitions: Sequence[TransitionSpec], path: str) -> None:
+        """Routes of one trigger declare the same fields, since one form serves them all."""
+        first: dict[str, tuple[int, TransitionSpec]] = {}
+        for i, t in enumerate(transitions):
+            if t.trigger not in first:
+                first[t.trigger] = (i, t)
+                continue
+            j, other = first[t.trigger]
+            if t.fields == other.fields:
+                continue
+            why = "routes of one trigger must declare the same fields, since one form serves them"
+            if set(t.fields) != set(other.fields):
+                self.fail(
+                    f"{path}[{i}].fields",
+                    f"trigger '{t.trigger}' declares fields {sorted(t.fields)} here but "
+                    f"{sorted(other.fields)} at {path}[{j}]; {why}",
+                )
+            name = next(n for n in t.fields if t.fields[n] != other.fields[n])
+            self.fail(
+                f"{path}[{i}].fields.{name}",
+                f"field '{name}' of trigger '{t.trigger}' differs from "
+                f"{path}[{j}].fields.{name}; {why}",
+            )
+
     def check_fields(self, fields: dict[str, FieldSpec], path: str) -> None:
         for name, spec in fields.items():
             if spec.type == "choice" and not spec.choices:
                 self.fail(f"{path}.{name}.choices", "a choice field needs its choices")
             if spec.type != "choice" and spec.choices:
                 self.fail(f"{path}.{name}.choices", "only a choice field has choices")
+            if spec.assigns is not None and spec.type != "users":
+                # the service assigns each listed user id: only a `users` value is a list
+                self.fail(f"{path}.{name}.assigns", "only a users field assigns a role")
+            if spec.minimum is not None and spec.type != "int":
+                self.fail(f"{path}.{name}.minimum", "only an int field has a minimum")
 
     def check_triggers_unique(self) -> None:
         """A trigger belongs to the main line or to one branch, never to both."""
@@ -166,8 +247,22 @@ class _Checker:
         places |= {
             f"{b.name}.{s.name}" for st in self.d.states for b in st.branches for s in b.states
         }
+        triggers = set(self.d.triggers)
         for name, record in self.d.records.items():
+            if name in triggers:
+                # a move is kept as a record of its trigger's name: it would count as this record
+                self.fail(
+                    f"records.{name}",
+                    f"'{name}' is also a trigger; a move is kept as a record of its trigger's "
+                    "name, so name the record differently",
+                )
             self.check_fields(record.fields, f"records.{name}.fields")
+            content = record.fields.get("content")
+            if record.storage == "draft" and (content is None or content.type != "text"):
+                self.fail(
+                    f"records.{name}.fields",
+                    "a draft record needs a text field 'content' (the draft's text)",
+                )
             for k, place in enumerate(record.allowed_in):
                 if place not in places:
                     self.fail(f"records.{name}.allowed_in[{k}]", f"unknown state '{place}'")

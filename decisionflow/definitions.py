@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import re
+import types
+from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 
 from decisionflow.roles import Role
 
@@ -16,6 +29,24 @@ FieldType = Literal["text", "date", "datetime", "choice", "bool", "int", "user",
 Unit = Literal["calendar_days", "working_days"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Article = Annotated[str, Field(min_length=3, max_length=120)]
+_NAME_RULE = "lower-case letters, digits and '_', starting with a letter, at most 64 characters"
+
+
+def _days_value(value: Any) -> int | str:
+    """A time rule's days: a whole number of days, or the name of a parameter holding it."""
+    # One validator instead of a union `int | Name`, so a bad value gets one plain message
+    # rather than pydantic's two guesses tagged `days.int` and `days.constrained-str`.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and len(value) <= 64 and re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        return value
+    raise ValueError(
+        f"should be a whole number of days (0 or more) or the name of a parameter, "
+        f"got {_describe(value)}"
+    )
+
+
+Days = Annotated[int | str, PlainValidator(_days_value)]
 
 
 class DefinitionError(ValueError):
@@ -43,10 +74,10 @@ class FieldSpec(_Frozen):
 
     type: FieldType
     label: Text
-    required: bool = True
+    required: StrictBool = True
     choices: tuple[str, ...] = ()
-    max_length: int = Field(default=20_000, gt=0)
-    minimum: int | None = None
+    max_length: StrictInt = Field(default=20_000, gt=0)
+    minimum: StrictInt | None = None
     #: a `users` field whose people are thereby assigned to the decision in this role
     assigns: Role | None = None
 
@@ -74,10 +105,11 @@ class Flag(_Frozen):
 class Parameter(_Frozen):
     """A number a local overlay may change, never below its statutory minimum."""
 
-    value: int = Field(ge=0)
+    value: StrictInt = Field(ge=0)
     label: Text
     article: Article
-    minimum: int = Field(default=0, ge=0)
+    #: the number the law fixes; checks refuse a value below it
+    minimum: StrictInt = Field(default=0, ge=0)
 
 
 class Requirement(_Frozen):
@@ -85,9 +117,9 @@ class Requirement(_Frozen):
 
     record: Name
     article: Article
-    min_count: int = Field(default=1, ge=1)
+    min_count: StrictInt = Field(default=1, ge=1)
     #: count only records made since the state was last entered (e.g. a new draft after a loop)
-    since_entry: bool = False
+    since_entry: StrictBool = False
 
 
 class GuardRef(_Frozen):
@@ -111,10 +143,10 @@ class TimeRule(_Frozen):
     kind: Literal["min_elapsed", "field_min_ahead", "max_elapsed"]
     article: Article
     #: a number of days, or the name of a parameter holding it
-    days: int | Name
+    days: Days
     unit: Unit = "calendar_days"
     #: min_elapsed / max_elapsed: counted from the last record of this kind, or from state entry
-    since: Literal["state_entry"] | Name = "state_entry"
+    since: Name = "state_entry"
     #: field_min_ahead: the date field of the payload that must lie `days` ahead
     field: Name | None = None
     waiver: Waiver | None = None
@@ -125,7 +157,7 @@ class TransitionSpec(_Frozen):
 
     trigger: Name
     label: Text
-    source: tuple[str, ...]
+    source: tuple[str, ...] = Field(min_length=1)
     dest: Name
     roles: tuple[Role, ...] = Field(min_length=1)
     article: Article
@@ -135,7 +167,7 @@ class TransitionSpec(_Frozen):
     #: route condition: this move applies only when the decision's flags say so
     when: Condition | None = None
     #: leave without the source state's required records (withdrawal, termination)
-    skip_requirements: bool = False
+    skip_requirements: StrictBool = False
 
     @field_validator("source", mode="before")
     @classmethod
@@ -148,8 +180,8 @@ class StateSpec(_Frozen):
 
     name: Name
     label: Text
-    initial: bool = False
-    final: bool = False
+    initial: StrictBool = False
+    final: StrictBool = False
     requires: tuple[Requirement, ...] = ()
     branches: tuple[BranchSpec, ...] = ()
 
@@ -182,7 +214,7 @@ class Definition(_Frozen):
     """A whole procedure, as the law fixes it, at one version."""
 
     procedure: Name
-    version: int = Field(ge=1)
+    version: StrictInt = Field(ge=1)
     title: Text
     basis: str = Field(min_length=1)
     flags: dict[Name, Flag] = Field(default_factory=dict)
@@ -243,35 +275,184 @@ class Definition(_Frozen):
 StateSpec.model_rebuild()
 
 
+def _describe(value: Any) -> str:
+    """A YAML value as a reader would name it in an error message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the text {shown!r}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
+
+
 def _format_loc(loc: Iterable[Any]) -> str:
     """Turn pydantic's location tuple into `transitions[3].roles[0]`."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"function-before", "function-after"} or str(part).startswith("function-"):
-            continue
+        elif part == "[key]" or str(part).startswith("function-"):
+            continue  # pydantic's markers, not places in the file
         else:
             out += f".{part}" if out else str(part)
     return out
 
 
+def _unwrap(annotation: Any) -> Any:
+    """The model, tuple or dict type inside Annotated[...] / X | None."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = options[0] if len(options) == 1 else Any
+        else:
+            return annotation
+
+
+def _model_at(loc: Iterable[Any]) -> type[BaseModel] | None:
+    """The model class that sits at a location of the document, if it is one."""
+    current: Any = Definition
+    for part in loc:
+        current = _unwrap(current)
+        origin = get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            field = current.model_fields.get(part)
+            if field is None:
+                return None
+            current = field.annotation
+        elif origin is tuple and isinstance(part, int):
+            current = get_args(current)[0]
+        elif origin is dict:
+            current = get_args(current)[1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One pydantic error as a plain sentence for whoever edits the YAML."""
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    got = f", got {_describe(value)}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        model = _model_at(error["loc"][:-1])
+        keys = [k for k in model.model_fields if k != "digest"] if model else []
+        allowed = f"; allowed here: {', '.join(keys)}" if keys else ""
+        return f"unknown key{allowed}"
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} is not a valid name: use {_NAME_RULE}"
+    if kind == "enum":
+        return f"unknown role {value!r}; known roles: {ctx.get('expected', '')}"
+    if kind == "literal_error":
+        return f"should be {ctx.get('expected', '')}{got}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    plain = {
+        "int_type": "should be a whole number",
+        "int_parsing": "should be a whole number",
+        "int_from_float": "should be a whole number",
+        "string_type": "should be text",
+        "bool_type": "should be true or false",
+        "bool_parsing": "should be true or false",
+        "tuple_type": "should be a list",
+        "list_type": "should be a list",
+        "dict_type": "should be a mapping",
+        "model_type": "should be a mapping",
+        "model_attributes_type": "should be a mapping",
+    }
+    if kind in plain:
+        return plain[kind] + got
+    if kind == "too_short" and "min_length" in ctx:
+        found = ctx.get("actual_length", 0)
+        return f"should list at least {ctx['min_length']} items, found {found}"
+    if kind == "string_too_short":
+        return f"should have at least {ctx.get('min_length')} characters{got}"
+    if kind == "string_too_long":
+        return f"should have at most {ctx.get('max_length')} characters"
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        return error["msg"].replace("Input should be", "should be") + got
+    return error["msg"]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key written twice in one mapping is an error."""
+
+    # PyYAML keeps the last of two equal keys silently; in a definition the first one (say,
+    # a transition's `guards`) would vanish without a word.
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` may be overridden by keys written beside it
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: the base method names that fault
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_where(err: yaml.YAMLError, text: str) -> str:
+    mark = getattr(err, "problem_mark", None)
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    position = getattr(err, "position", None)  # a ReaderError: a character YAML refuses
+    if isinstance(position, int):
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        return f"line {line}, column {column}"
+    return ""
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    if isinstance(err, yaml.reader.ReaderError):
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        return f"the character #x{code:04x} is not allowed in YAML text"
+    return getattr(err, "problem", None) or str(err)
+
+
 def parse_definition(text: str, *, file: str) -> Definition:
     """Parse and validate one definition's YAML text; raise DefinitionError naming the fault."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise DefinitionError(file, where, f"not valid YAML: {problem}") from None
+        problem = f"not valid YAML: {_yaml_problem(err)}"
+        raise DefinitionError(file, _yaml_where(err, text), problem) from None
+    except RecursionError:
+        raise DefinitionError(file, "", "not valid YAML: nested too deeply") from None
     if not isinstance(data, dict):
-        raise DefinitionError(file, "", "must be a mapping with procedure, version, states…")
+        raise DefinitionError(
+            file, "", f"must be a mapping with procedure, version, states…, got {_describe(data)}"
+        )
     try:
         definition = Definition.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        raise DefinitionError(file, _format_loc(first["loc"]), first["msg"]) from None
+        raise DefinitionError(file, _format_loc(first["loc"]), _problem(first)) from None
+    except RecursionError:
+        raise DefinitionError(file, "", "nested too deeply") from None
     from decisionflow.checks import check_definition  # cross-references need the guard registry
 
     check_definition(definition, file=file)
@@ -285,6 +466,10 @@ def load_definition(path: Path) -> Definition:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise DefinitionError(str(path), "", f"cannot be read: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise DefinitionError(
+            path.name, f"byte {err.start}", "is not UTF-8 text; save the file as UTF-8"
+        ) from None
     return parse_definition(text, file=path.name)
 
 

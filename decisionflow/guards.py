@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from decisionflow.calendar import LegalCalendar
-from decisionflow.definitions import Definition
+from decisionflow.definitions import Definition, Text, TransitionSpec
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class Guard:
     en: str
     params: frozenset[str]
     details: Details | None = None
+    #: the type of the transition field its `field` parameter names (checked on load)
+    field_type: str | None = None
 
     def message(self, decision: DecisionFacts, ctx: GuardContext) -> tuple[str, str]:
         """The refusal message with the parameters and details filled in."""
@@ -96,13 +98,14 @@ def guard(
     en: str,
     params: tuple[str, ...] = (),
     details: Details | None = None,
+    field_type: str | None = None,
 ) -> Callable[[GuardFunction], GuardFunction]:
     """Register a guard function under a name, with its bilingual refusal message."""
 
     def register(function: GuardFunction) -> GuardFunction:
         if name in REGISTRY:
             raise ValueError(f"guard {name!r} registered twice")
-        REGISTRY[name] = Guard(name, function, zh, en, frozenset(params), details)
+        REGISTRY[name] = Guard(name, function, zh, en, frozenset(params), details, field_type)
         return function
 
     return register
@@ -152,11 +155,56 @@ def required_branches_complete(decision: DecisionFacts, ctx: GuardContext) -> bo
     return not pending_branches(decision, ctx.definition)
 
 
+def _every_transition(definition: Definition) -> list[TransitionSpec]:
+    every = list(definition.transitions)
+    every += [t for s in definition.states for b in s.branches for t in b.transitions]
+    return every
+
+
+def _record_labels(
+    decision: DecisionFacts, ctx: GuardContext
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The record's and field's labels, so a refusal speaks of "风险评估报告", not risk_report."""
+    record, field = str(ctx.params["record"]), str(ctx.params["field"])
+    record_label, field_label = Text(zh=record, en=record), Text(zh=field, en=field)
+    spec = ctx.definition.records.get(record)
+    if spec is not None:
+        record_label = spec.label
+        if field in spec.fields:
+            field_label = spec.fields[field].label
+    else:  # a move is kept as a record of its trigger's name
+        for t in _every_transition(ctx.definition):
+            if t.trigger == record:
+                record_label = t.label
+                if field in t.fields:
+                    field_label = t.fields[field].label
+                break
+    return (
+        {"record_label": record_label.zh, "field_label": field_label.zh},
+        {"record_label": record_label.en, "field_label": field_label.en},
+    )
+
+
+def _payload_field_label(
+    decision: DecisionFacts, ctx: GuardContext
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The label of the date field, taken from a transition that uses this very guard."""
+    field = str(ctx.params["field"])
+    label = Text(zh=field, en=field)
+    for t in _every_transition(ctx.definition):
+        uses = any(g.name == "payload_date_not_past" and g.params == ctx.params for g in t.guards)
+        if uses and field in t.fields:
+            label = t.fields[field].label
+            break
+    return {"field_label": label.zh}, {"field_label": label.en}
+
+
 @guard(
     "record_field_equals",
-    zh="最新的“{record}”记录中“{field}”应为“{value}”",
-    en="The latest '{record}' record must have {field} = '{value}'",
+    zh="最新的“{record_label}”中“{field_label}”应为“{value}”",
+    en="The latest '{record_label}' record must have {field} = '{value}'",
     params=("record", "field", "value"),
+    details=_record_labels,
 )
 def record_field_equals(decision: DecisionFacts, ctx: GuardContext) -> bool:
     """The newest record of a kind has a field of the given value."""
@@ -166,9 +214,10 @@ def record_field_equals(decision: DecisionFacts, ctx: GuardContext) -> bool:
 
 @guard(
     "record_field_not_equals",
-    zh="最新的“{record}”记录中“{field}”为“{value}”，不得继续",
-    en="The latest '{record}' record has {field} = '{value}'; the procedure cannot go on",
+    zh="最新的“{record_label}”中“{field_label}”为“{value}”，不得继续",
+    en="The latest '{record_label}' record has {field} = '{value}'; the procedure cannot go on",
     params=("record", "field", "value"),
+    details=_record_labels,
 )
 def record_field_not_equals(decision: DecisionFacts, ctx: GuardContext) -> bool:
     """The newest record of a kind exists and its field is not the given value."""
@@ -178,9 +227,11 @@ def record_field_not_equals(decision: DecisionFacts, ctx: GuardContext) -> bool:
 
 @guard(
     "payload_date_not_past",
-    zh="“{field}”不能是过去的日期",
-    en="'{field}' cannot be a date in the past",
+    zh="“{field_label}”不能是过去的日期",
+    en="'{field_label}' cannot be a date in the past",
     params=("field",),
+    details=_payload_field_label,
+    field_type="date",
 )
 def payload_date_not_past(decision: DecisionFacts, ctx: GuardContext) -> bool:
     """A date given in the payload is today or later."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -11,6 +12,33 @@ from decisionflow.errors import InvalidInput
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WHOLE = re.compile(r"[+-]?\d{1,30}")
+#: what a database's 64-bit integer holds; a larger number is no count anybody means
+_INT_LIMIT = 2**63 - 1
+#: users.id is a 32-bit INTEGER: no user has a larger id, and the database would choke on it
+_USER_ID_LIMIT = 2**31 - 1
+_NOT_USERS = ("应为用户编号列表", "must be a list of user ids")
+
+
+def _whole_number(value: Any) -> int:
+    """An integer from an int or its decimal text; ValueError for anything else."""
+    # int() alone would take True as 1, truncate 3.7 to 3 and raise OverflowError on inf.
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(value)
+    return number
+
+
+def _is_user_id(number: int) -> bool:
+    return 1 <= number <= _USER_ID_LIMIT
 
 
 def _clean(name: str, spec: FieldSpec, value: Any) -> Any:
@@ -32,8 +60,12 @@ def _clean(name: str, spec: FieldSpec, value: Any) -> Any:
             return value.date()
         if isinstance(value, date):
             return value
+        text = str(value).strip()
         try:
-            return date.fromisoformat(str(value).strip())
+            # fromisoformat alone also takes 20261001 and 2026-W40-4, which nobody means
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            return date.fromisoformat(text)
         except ValueError:
             raise ValueError(("应为日期，格式 YYYY-MM-DD", "must be a date, YYYY-MM-DD")) from None
     if spec.type == "datetime":
@@ -46,6 +78,8 @@ def _clean(name: str, spec: FieldSpec, value: Any) -> Any:
                 ("应为日期时间", "must be a date and time, YYYY-MM-DDTHH:MM")
             ) from None
     if spec.type == "choice":
+        if isinstance(value, str):
+            value = value.strip()
         if value not in spec.choices:
             raise ValueError(
                 (
@@ -63,18 +97,29 @@ def _clean(name: str, spec: FieldSpec, value: Any) -> Any:
         raise ValueError(("应为是或否", "must be yes or no"))
     if spec.type in {"int", "user"}:
         try:
-            number = int(value)
-        except (TypeError, ValueError):
+            number = _whole_number(value)
+        except ValueError:
             raise ValueError(("应为整数", "must be a whole number")) from None
+        if spec.type == "user" and not _is_user_id(number):
+            raise ValueError(("不是有效的用户编号", "is not a valid user id"))
+        if abs(number) > _INT_LIMIT:
+            raise ValueError(("数值过大", "is too large"))
         if spec.minimum is not None and number < spec.minimum:
             raise ValueError((f"不能小于 {spec.minimum}", f"must be at least {spec.minimum}"))
         return number
     if spec.type == "users":
         items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(_NOT_USERS)
         try:
-            return sorted({int(item) for item in items if str(item).strip()})
-        except (TypeError, ValueError):
-            raise ValueError(("应为用户编号列表", "must be a list of user ids")) from None
+            ids = sorted({_whole_number(item) for item in items if str(item).strip()})
+        except ValueError:
+            raise ValueError(_NOT_USERS) from None
+        if not all(_is_user_id(i) for i in ids):
+            raise ValueError(_NOT_USERS)
+        if not ids and spec.required:
+            raise ValueError(("必须填写", "is required"))  # "," or [""]: nobody named
+        return ids
     raise AssertionError(f"unhandled field type {spec.type}")
 
 

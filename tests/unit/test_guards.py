@@ -1,0 +1,561 @@
+"""Named guards and time rules, on plain facts: what a clerk is told when the law says "not yet"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from decisionflow.calendar import load_calendar
+from decisionflow.definitions import TransitionSpec, load_definition
+from decisionflow.errors import Unmet
+from decisionflow.guards import REGISTRY, DecisionFacts, GuardContext, RecordFact
+from decisionflow.rules import (
+    Move,
+    guards_unmet,
+    requirements_unmet,
+    state_of,
+    time_rules_unmet,
+    unmet_for,
+)
+
+MAJOR = load_definition(Path(__file__).resolve().parents[2] / "workflows" / "major_decision.yaml")
+CALENDAR = load_calendar()
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def at(day: str, hour: int = 10) -> datetime:
+    """A moment in Beijing time on an ISO day."""
+    return datetime.combine(date.fromisoformat(day), time(hour), tzinfo=BEIJING)
+
+
+@dataclass
+class FakeRecords:
+    """An in-memory RecordFacts: the records, oldest first."""
+
+    facts: list[RecordFact] = field(default_factory=list)
+
+    def add(self, kind: str, when: datetime, **data: Any) -> FakeRecords:
+        """Keep one more record."""
+        self.facts.append(RecordFact(kind, data, when))
+        return self
+
+    def count(self, kind: str, *, since: datetime | None = None) -> int:
+        """How many records of a kind (made at or after `since`)."""
+        return sum(
+            1 for f in self.facts if f.kind == kind and (since is None or f.created_at >= since)
+        )
+
+    def latest(self, kind: str) -> RecordFact | None:
+        """The newest record of a kind."""
+        return next((f for f in reversed(self.facts) if f.kind == kind), None)
+
+
+def decision(
+    state: str = "argumentation",
+    *,
+    flags: Mapping[str, bool] | None = None,
+    branches: Mapping[str, str] | None = None,
+    entered: datetime | None = None,
+    branch_entered: Mapping[str, datetime] | None = None,
+    records: FakeRecords | None = None,
+) -> DecisionFacts:
+    """A decision's facts, as plain values."""
+    return DecisionFacts(
+        state=state,
+        flags=dict(flags or {}),
+        branch_states=dict(branches or {}),
+        entered_at=entered or at("2026-03-01"),
+        branch_entered_at=dict(branch_entered or {}),
+        records=records or FakeRecords(),
+    )
+
+
+def context(
+    *, today: str = "2026-03-02", payload: Mapping[str, Any] | None = None, **params: Any
+) -> GuardContext:
+    """The guard context on a given legal date, with the guard's own parameters."""
+    return GuardContext(
+        definition=MAJOR,
+        payload=dict(payload or {}),
+        now=at(today),
+        today=date.fromisoformat(today),
+        calendar=CALENDAR,
+        params=params,
+    )
+
+
+def move(
+    facts: DecisionFacts,
+    *,
+    today: str = "2026-03-02",
+    payload: Mapping[str, Any] | None = None,
+    trigger: str = "",
+    branch: str | None = None,
+) -> Move:
+    """One attempted move on the real Decree 713 definition."""
+    return Move(facts, context(today=today, payload=payload), BEIJING, trigger, branch)
+
+
+def main_transition(trigger: str) -> TransitionSpec:
+    """The main-line transition of that trigger."""
+    return next(t for t in MAJOR.transitions if t.trigger == trigger)
+
+
+def branch_transition(branch: str, trigger: str) -> TransitionSpec:
+    """The transition of that trigger inside a branch."""
+    return next(t for t in MAJOR.branch(branch).transitions if t.trigger == trigger)
+
+
+def holds(name: str, facts: DecisionFacts, ctx: GuardContext) -> bool:
+    """Whether a registered guard holds."""
+    return REGISTRY[name].function(facts, ctx)
+
+
+def test_the_registry_holds_exactly_the_tested_guards() -> None:
+    """A new guard must get tests here before a definition can rely on it."""
+    assert sorted(REGISTRY) == [
+        "payload_date_not_past",
+        "record_field_equals",
+        "record_field_not_equals",
+        "required_branches_complete",
+    ]
+    assert REGISTRY["record_field_equals"].params == {"record", "field", "value"}
+    assert REGISTRY["payload_date_not_past"].field_type == "date"
+
+
+def test_registering_a_name_twice_is_refused() -> None:
+    """Two guards cannot share a name: a definition's reference must be unambiguous."""
+    from decisionflow.guards import guard
+
+    with pytest.raises(ValueError, match="'record_field_equals' registered twice"):
+        guard("record_field_equals", zh="重复", en="duplicate")(lambda d, c: True)
+    assert REGISTRY["record_field_equals"].function.__name__ == "record_field_equals"
+
+
+# -- required_branches_complete (Art 25) ---------------------------------------------------
+
+
+def test_branches_complete_when_only_participation_is_required_and_done() -> None:
+    """No flags: only public participation is required, and once done the stage may end."""
+    facts = decision(branches={"public_participation": "done"})
+    assert holds("required_branches_complete", facts, context())
+
+
+def test_branches_incomplete_while_participation_is_open() -> None:
+    """A consultation still open keeps the decision from legality review."""
+    facts = decision(branches={"public_participation": "consultation_open"})
+    assert not holds("required_branches_complete", facts, context())
+    zh, en = REGISTRY["required_branches_complete"].message(facts, context())
+    assert zh == "本阶段要求的各项程序尚未全部完成：公众参与"
+    assert en == "Not every procedure this stage requires is complete: Public participation"
+
+
+def test_flags_add_branches_and_the_message_lists_each_pending_one() -> None:
+    """Professional and social-risk decisions also need experts and a risk assessment."""
+    facts = decision(
+        flags={"professional": True, "social_risk": True},
+        branches={
+            "public_participation": "consultation_closed",
+            "expert_argumentation": "done",
+            "risk_assessment": "assessing",
+        },
+    )
+    assert not holds("required_branches_complete", facts, context())
+    zh, en = REGISTRY["required_branches_complete"].message(facts, context())
+    assert zh == "本阶段要求的各项程序尚未全部完成：公众参与、风险评估"
+    assert en == (
+        "Not every procedure this stage requires is complete: Public participation, Risk assessment"
+    )
+
+
+def test_a_required_branch_never_started_is_pending() -> None:
+    """A branch the flags require but with no recorded position still blocks the stage."""
+    facts = decision(flags={"professional": True}, branches={"public_participation": "done"})
+    assert not holds("required_branches_complete", facts, context())
+    assert (
+        REGISTRY["required_branches_complete"]
+        .message(facts, context())[1]
+        .endswith(": Expert argumentation")
+    )
+
+
+def test_a_not_disclosed_decision_skips_public_participation() -> None:
+    """Art 14: a decision not to be disclosed needs no public consultation."""
+    facts = decision(flags={"not_disclosed": True})
+    assert holds("required_branches_complete", facts, context())
+
+
+def test_guards_unmet_cites_the_article_of_the_definition() -> None:
+    """Through the rules, the unmet guard carries the article the definition names (Art 25)."""
+    facts = decision(branches={"public_participation": "pending"})
+    unmet = guards_unmet(move(facts), main_transition("submit_legality_review"))
+    assert unmet == [
+        Unmet(
+            rule="required_branches_complete",
+            article="Art 25",
+            zh="本阶段要求的各项程序尚未全部完成：公众参与",
+            en="Not every procedure this stage requires is complete: Public participation",
+        )
+    ]
+    done = decision(branches={"public_participation": "done"})
+    assert guards_unmet(move(done), main_transition("submit_legality_review")) == []
+
+
+# -- record_field_equals / record_field_not_equals (Art 24) ---------------------------------
+
+RISK = {"record": "risk_report", "field": "conclusion", "value": "controllable"}
+
+
+def test_record_field_equals_holds_on_a_controllable_risk() -> None:
+    """A risk report concluding "controllable" lets the assessment complete."""
+    records = FakeRecords().add("risk_report", at("2026-03-02"), conclusion="controllable")
+    assert holds("record_field_equals", decision(records=records), context(**RISK))
+
+
+def test_record_field_equals_fails_without_a_report_or_on_another_value() -> None:
+    """No report, or one saying "not controllable", refuses; the message uses the labels."""
+    ctx = context(**RISK)
+    assert not holds("record_field_equals", decision(), ctx)
+    records = FakeRecords().add("risk_report", at("2026-03-02"), conclusion="not_controllable")
+    assert not holds("record_field_equals", decision(records=records), ctx)
+    zh, en = REGISTRY["record_field_equals"].message(decision(records=records), ctx)
+    assert zh == "最新的“风险评估报告”中“评估结论”应为“controllable”"
+    assert en == "The latest 'Risk assessment report' record must have conclusion = 'controllable'"
+
+
+def test_record_field_equals_reads_only_the_newest_record() -> None:
+    """A later report that finds the risk uncontrollable outweighs an earlier favourable one."""
+    records = (
+        FakeRecords()
+        .add("risk_report", at("2026-03-02"), conclusion="controllable")
+        .add("risk_report", at("2026-03-05"), conclusion="not_controllable")
+    )
+    assert not holds("record_field_equals", decision(records=records), context(**RISK))
+    records.add("risk_report", at("2026-03-09"), conclusion="controllable")
+    assert holds("record_field_equals", decision(records=records), context(**RISK))
+
+
+def test_record_field_equals_on_a_move_names_the_move() -> None:
+    """A move's payload is a record of its trigger: the message names the move and its field."""
+    ctx = context(record="find_lawful", field="outcome", value="lawful")
+    records = FakeRecords().add("find_lawful", at("2026-03-02"), outcome="lawful_with_amendments")
+    assert not holds("record_field_equals", decision(records=records), ctx)
+    zh, en = REGISTRY["record_field_equals"].message(decision(records=records), ctx)
+    assert zh == "最新的“出具合法性审查意见（合法）”中“审查结论”应为“lawful”"
+    assert en == (
+        "The latest 'Issue the legality opinion (lawful)' record must have outcome = 'lawful'"
+    )
+
+
+def test_record_field_not_equals() -> None:
+    """Holds only when the newest record exists and differs; refusal names the value found."""
+    ctx = context(record="risk_report", field="conclusion", value="not_controllable")
+    assert not holds("record_field_not_equals", decision(), ctx)  # no report: cannot go on
+    bad = FakeRecords().add("risk_report", at("2026-03-02"), conclusion="not_controllable")
+    assert not holds("record_field_not_equals", decision(records=bad), ctx)
+    good = FakeRecords().add("risk_report", at("2026-03-02"), conclusion="controllable")
+    assert holds("record_field_not_equals", decision(records=good), ctx)
+    zh, en = REGISTRY["record_field_not_equals"].message(decision(records=bad), ctx)
+    assert zh == "最新的“风险评估报告”中“评估结论”为“not_controllable”，不得继续"
+    assert en == (
+        "The latest 'Risk assessment report' record has conclusion = 'not_controllable'; "
+        "the procedure cannot go on"
+    )
+
+
+# -- payload_date_not_past (Art 15) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("deadline", "ok"),
+    [("2026-03-01", False), ("2026-03-02", True), ("2026-03-03", True), (None, True)],
+    ids=["yesterday", "today", "tomorrow", "not given"],
+)
+def test_payload_date_not_past(deadline: str | None, ok: bool) -> None:
+    """A consultation deadline may be today or later; a missing one is the validator's refusal."""
+    payload = {"deadline": date.fromisoformat(deadline)} if deadline else {}
+    ctx = context(today="2026-03-02", payload=payload, field="deadline")
+    assert holds("payload_date_not_past", decision(), ctx) is ok
+
+
+def test_payload_date_not_past_message_uses_the_field_label() -> None:
+    """The clerk reads the field as the form shows it: 截止日期 / Deadline."""
+    ctx = context(payload={"deadline": date(2026, 3, 1)}, field="deadline")
+    assert REGISTRY["payload_date_not_past"].message(decision(), ctx) == (
+        "“截止日期”不能是过去的日期",
+        "'Deadline' cannot be a date in the past",
+    )
+
+
+# -- requirements (records a state needs before it may be left) ------------------------------
+
+
+def test_a_proposal_is_required_before_the_procedure_starts() -> None:
+    """Art 10: leaving `proposed` needs the proposal record; the refusal counts what is on file."""
+    facts = decision("proposed")
+    assert requirements_unmet(move(facts), MAJOR.state("proposed")) == [
+        Unmet(
+            rule="requires:proposal",
+            article="Art 10",
+            zh="缺少“决策建议”：需要 1 份，现有 0 份",
+            en="Missing 'Decision proposal': 1 required, 0 on file",
+        )
+    ]
+    facts = decision("proposed", records=FakeRecords().add("proposal", at("2026-03-01")))
+    assert requirements_unmet(move(facts), MAJOR.state("proposed")) == []
+
+
+def test_decline_skips_the_requirements_but_start_does_not() -> None:
+    """Declining a proposal needs no proposal on file; starting the procedure does."""
+    facts = decision("proposed")
+    proposed = MAJOR.state("proposed")
+    assert unmet_for(move(facts), main_transition("decline_proposal"), proposed) == []
+    rules = [u.rule for u in unmet_for(move(facts), main_transition("start_procedure"), proposed)]
+    assert rules == ["requires:proposal"]
+
+
+def test_a_new_draft_is_required_after_returning_to_drafting() -> None:
+    """since_entry: a draft made before the return does not count; the legal basis still does."""
+    returned = at("2026-04-01")
+    records = (
+        FakeRecords().add("draft_version", at("2026-03-10")).add("legal_basis", at("2026-03-10"))
+    )
+    facts = decision("drafting", entered=returned, records=records)
+    assert requirements_unmet(move(facts), MAJOR.state("drafting")) == [
+        Unmet(
+            rule="requires:draft_version",
+            article="Art 12",
+            zh="缺少“决策草案”（须在本阶段内形成）：需要 1 份，现有 0 份",
+            en="Missing 'Draft' (made in this stage): 1 required, 0 on file",
+        )
+    ]
+    records.add("draft_version", at("2026-04-02"))
+    assert requirements_unmet(move(facts), MAJOR.state("drafting")) == []
+
+
+def test_branch_requirements_need_both_expert_records() -> None:
+    """Art 20/21: consulting experts needs their opinion and the account of its adoption."""
+    records = FakeRecords().add("expert_opinion", at("2026-03-05"), signed=True)
+    facts = decision(branches={"expert_argumentation": "consulting"}, records=records)
+    consulting = state_of(MAJOR, "expert_argumentation", "consulting")
+    unmet = requirements_unmet(move(facts, branch="expert_argumentation"), consulting)
+    assert [(u.rule, u.article) for u in unmet] == [("requires:expert_adoption", "Art 21")]
+    assert unmet[0].en == "Missing 'How expert opinions were adopted': 1 required, 0 on file"
+
+
+# -- time rules -----------------------------------------------------------------------------
+
+CLOSE = branch_transition("public_participation", "close_consultation")
+OPEN = branch_transition("public_participation", "open_consultation")
+
+
+def consultation_opened(when: datetime, reason: str = "") -> DecisionFacts:
+    """A decision whose public consultation was opened at `when`."""
+    records = FakeRecords().add(
+        "open_consultation", when, deadline="2026-04-30", shortening_reason=reason
+    )
+    return decision(branches={"public_participation": "consultation_open"}, records=records)
+
+
+def close(facts: DecisionFacts, today: str) -> list[Unmet]:
+    """What stops the consultation from closing on that day."""
+    return time_rules_unmet(
+        move(facts, today=today, trigger="close_consultation", branch="public_participation"),
+        CLOSE,
+    )
+
+
+def test_comment_period_counts_30_calendar_days() -> None:
+    """Art 15: opened on 1 March, the consultation may close on 31 March, not on the 30th."""
+    facts = consultation_opened(at("2026-03-01"))
+    assert close(facts, "2026-03-30") == [
+        Unmet(
+            rule="min_elapsed:open_consultation",
+            article="Art 15",
+            zh="自 2026-03-01 起须满 30 日，目前仅 29 日",
+            en="At least 30 calendar days must pass from 2026-03-01; only 29 have",
+        )
+    ]
+    assert close(facts, "2026-03-31") == []
+
+
+def test_the_period_starts_on_the_beijing_date() -> None:
+    """Opened at 01:00 Beijing time (17:00 UTC the day before), the count starts that Beijing day."""
+    opened_utc = datetime(2026, 3, 1, 17, 0, tzinfo=ZoneInfo("UTC"))  # 2 March, 01:00 Beijing
+    facts = consultation_opened(opened_utc)
+    [unmet] = close(facts, "2026-03-31")
+    assert unmet.en == "At least 30 calendar days must pass from 2026-03-02; only 29 have"
+    assert close(facts, "2026-04-01") == []
+
+
+def test_a_reason_recorded_when_opening_waives_the_wait() -> None:
+    """A shortening reason given when the consultation opened lets it close early."""
+    assert close(consultation_opened(at("2026-03-01"), reason="汛期前须出台"), "2026-03-11") == []
+    # a blank reason is no reason
+    assert len(close(consultation_opened(at("2026-03-01"), reason="   "), "2026-03-11")) == 1
+
+
+def test_no_open_record_means_no_time_refusal() -> None:
+    """Without the record the wait counts from, the wait itself is not what is missing."""
+    facts = decision(branches={"public_participation": "consultation_open"})
+    assert close(facts, "2026-03-02") == []
+
+
+def open_consultation(deadline: str, **extra: Any) -> list[Unmet]:
+    """What stops opening the consultation on 1 March 2026 with that deadline."""
+    payload = {"deadline": date.fromisoformat(deadline), **extra}
+    return time_rules_unmet(
+        move(
+            decision(branches={"public_participation": "pending"}),
+            today="2026-03-01",
+            payload=payload,
+            trigger="open_consultation",
+            branch="public_participation",
+        ),
+        OPEN,
+    )
+
+
+def test_deadline_must_leave_30_days() -> None:
+    """Art 15: a deadline 29 days ahead is refused, 30 days ahead is enough."""
+    assert open_consultation("2026-03-30") == [
+        Unmet(
+            rule="field_min_ahead:deadline",
+            article="Art 15",
+            zh="“截止日期”须距今至少 30 日（2026-03-30 仅 29 日）",
+            en="'Deadline' must leave at least 30 calendar days (2026-03-30 leaves 29)",
+        )
+    ]
+    assert open_consultation("2026-03-31") == []
+
+
+def test_a_reason_given_with_the_move_waives_the_lead_time() -> None:
+    """The waiver may be given in the very payload that opens the consultation."""
+    assert open_consultation("2026-03-11", shortening_reason="汛期前须出台") == []
+    assert len(open_consultation("2026-03-11", shortening_reason="  ")) == 1
+
+
+def test_a_missing_deadline_is_left_to_the_payload_validator() -> None:
+    """No date in the payload: the time rule says nothing (the validator says "required")."""
+    unmet = time_rules_unmet(
+        move(decision(), payload={}, trigger="open_consultation", branch="public_participation"),
+        OPEN,
+    )
+    assert unmet == []
+
+
+def review_request(today: str, requested: str) -> list[Unmet]:
+    """What stops submitting for legality review with that requested completion date."""
+    payload = {"requested_completion_date": date.fromisoformat(requested)}
+    facts = decision(branches={"public_participation": "done"})
+    return time_rules_unmet(
+        move(facts, today=today, payload=payload, trigger="submit_legality_review"),
+        main_transition("submit_legality_review"),
+    )
+
+
+def test_review_needs_7_working_days_across_national_day() -> None:
+    """Art 27: from 30 Sep 2026, 7 working days end on 15 Oct (1-7 Oct off, Sat 10 Oct worked)."""
+    [unmet] = review_request("2026-09-30", "2026-10-14")  # 14 calendar days, 6 working days
+    assert unmet == Unmet(
+        rule="field_min_ahead:requested_completion_date",
+        article="Art 27",
+        zh="“要求完成审查日期”须距今至少 7 个工作日（2026-10-14 仅 6 个工作日）",
+        en="'Requested completion date' must leave at least 7 working days (2026-10-14 leaves 6)",
+    )
+    assert review_request("2026-09-30", "2026-10-15") == []
+
+
+def test_min_elapsed_in_working_days_across_national_day() -> None:
+    """A wait of 7 working days from 30 Sep 2026 is met on 15 Oct, not on 14 Oct."""
+    wait = TransitionSpec.model_validate(
+        {
+            "trigger": "find_lawful",
+            "label": {"zh": "出具意见", "en": "Issue the opinion"},
+            "source": "legality_review",
+            "dest": "collective_discussion",
+            "roles": ["legal_officer"],
+            "article": "Art 27",
+            "time_rules": [
+                {
+                    "kind": "min_elapsed",
+                    "days": "review_working_days",
+                    "unit": "working_days",
+                    "article": "Art 27",
+                }
+            ],
+        }
+    )
+    facts = decision("legality_review", entered=at("2026-09-30", hour=16))
+    [unmet] = time_rules_unmet(move(facts, today="2026-10-14"), wait)
+    assert unmet == Unmet(
+        rule="min_elapsed:state_entry",
+        article="Art 27",
+        zh="自 2026-09-30 起须满 7 个工作日，目前仅 6 个工作日",
+        en="At least 7 working days must pass from 2026-09-30; only 6 have",
+    )
+    assert time_rules_unmet(move(facts, today="2026-10-15"), wait) == []
+    # the make-up Saturday counts: by Sat 10 Oct three working days have passed
+    [unmet] = time_rules_unmet(move(facts, today="2026-10-10"), wait)
+    assert unmet.en.endswith("only 3 have")
+
+
+def test_min_elapsed_since_entry_counts_from_the_branch_entry() -> None:
+    """Inside a branch, "since state entry" is the branch's own entry, not the main line's."""
+    wait = TransitionSpec.model_validate(
+        {
+            "trigger": "complete_risk_assessment",
+            "label": {"zh": "完成", "en": "Complete"},
+            "source": "assessing",
+            "dest": "done",
+            "roles": ["staff"],
+            "article": "Art 24",
+            "time_rules": [{"kind": "min_elapsed", "days": 5, "article": "Art 24"}],
+        }
+    )
+    facts = decision(
+        entered=at("2026-03-01"),
+        branches={"risk_assessment": "assessing"},
+        branch_entered={"risk_assessment": at("2026-03-10")},
+    )
+    [unmet] = time_rules_unmet(move(facts, today="2026-03-12", branch="risk_assessment"), wait)
+    assert unmet.en == "At least 5 calendar days must pass from 2026-03-10; only 2 have"
+    assert time_rules_unmet(move(facts, today="2026-03-15", branch="risk_assessment"), wait) == []
+
+
+def test_a_deadline_rule_never_refuses() -> None:
+    """max_elapsed is reported elsewhere; overrunning it must not block the procedure."""
+    late = TransitionSpec.model_validate(
+        {
+            "trigger": "archive_decision",
+            "label": {"zh": "归档", "en": "Archive"},
+            "source": "execution",
+            "dest": "archived",
+            "roles": ["government_office"],
+            "article": "Art 33",
+            "time_rules": [{"kind": "max_elapsed", "days": 1, "article": "Art 33"}],
+        }
+    )
+    facts = decision("execution", entered=at("2026-01-01"))
+    assert time_rules_unmet(move(facts, today="2026-12-31"), late) == []
+
+
+def test_every_rule_is_reported_together() -> None:
+    """An unmet guard and a too-short lead time are listed together in one refusal."""
+    facts = decision(branches={"public_participation": "consultation_open"})
+    payload = {"requested_completion_date": date(2026, 3, 3)}
+    unmet = unmet_for(
+        move(facts, payload=payload, trigger="submit_legality_review"),
+        main_transition("submit_legality_review"),
+        MAJOR.state("argumentation"),
+    )
+    assert [(u.rule, u.article) for u in unmet] == [
+        ("required_branches_complete", "Art 25"),
+        ("field_min_ahead:requested_completion_date", "Art 27"),
+    ]
