@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from decisionflow.accounts import Actor, find_department, find_user, hash_password
 from decisionflow.errors import Conflict, InvalidInput, NotPermitted
 from decisionflow.models import Department, User, utcnow
-from decisionflow.roles import Permission, Role, has_permission
+from decisionflow.roles import ACCOUNT_ROLES, Permission, has_permission
 from decisionflow.uow import Attempt, Door
 
 MIN_PASSWORD_LENGTH = 10
 
 
-def _require_admin(actor: Actor) -> None:
+def require_admin(actor: Actor) -> None:
+    """Refuse anyone but an administrator."""
     if not has_permission(actor.role, Permission.USER_MANAGE):
         raise NotPermitted(
             zh="只有系统管理员可以管理账号和单位",
@@ -41,7 +42,7 @@ class AdminService:
         )
 
         def work(session: Session, attempt: Attempt, now: datetime) -> int:
-            _require_admin(actor)
+            require_admin(actor)
             if not code.strip() or not name_zh.strip() or not name_en.strip():
                 raise InvalidInput(
                     zh="单位代码和名称必须填写", en="Department code and names are required"
@@ -79,14 +80,14 @@ class AdminService:
         )
 
         def work(session: Session, attempt: Attempt, now: datetime) -> int:
-            _require_admin(actor)
+            require_admin(actor)
             errors: dict[str, tuple[str, str]] = {}
             if not username.strip() or len(username) > 64:
                 errors["username"] = (
                     "必须填写，且不超过 64 字符",
                     "is required, at most 64 characters",
                 )
-            if role not in {r.value for r in Role}:
+            if role not in {r.value for r in ACCOUNT_ROLES}:
                 errors["role"] = ("没有此角色", "no such role")
             if len(password) < MIN_PASSWORD_LENGTH:
                 errors["password"] = (

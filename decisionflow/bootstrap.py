@@ -17,6 +17,8 @@ from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.db import is_sqlite, make_engine, make_session_factory
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
+from decisionflow.participation import PublicParticipation
+from decisionflow.tokens import ApiTokens
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.service import DecisionService
 
@@ -33,6 +35,8 @@ class Parts:
     calendar: ChinaLegalCalendar
     decisions: DecisionService
     admin: AdminService
+    participation: PublicParticipation
+    tokens: ApiTokens
 
     def upgrade_database(self) -> None:
         """Apply every pending migration."""
@@ -77,4 +81,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         calendar=calendar,
         decisions=decisions,
         admin=AdminService(sessions, clock),
+        tokens=ApiTokens(sessions, clock),
+        participation=PublicParticipation(
+            sessions, registry, secret=settings.secret_key, timezone=settings.timezone, clock=clock
+        ),
     )

@@ -16,6 +16,7 @@ from decisionflow.definitions import (
     TransitionSpec,
 )
 from decisionflow.guards import REGISTRY
+from decisionflow.roles import Role
 
 
 class _Checker:
@@ -50,6 +51,26 @@ class _Checker:
         self.check_records()
         self.check_requirements()
         self.check_reachability(d.states, d.transitions, "states")
+        self.check_public_comments()
+
+    def check_public_comments(self) -> None:
+        """The consultation the public comments on must name a real branch state and date field."""
+        spec = self.d.public_comments
+        if spec is None:
+            return
+        branch = next((b for s in self.d.states for b in s.branches if b.name == spec.branch), None)
+        if branch is None:
+            self.fail("public_comments.branch", f"unknown branch '{spec.branch}'")
+            return
+        if spec.state not in {s.name for s in branch.states}:
+            self.fail("public_comments.state", f"branch '{spec.branch}' has no state '{spec.state}'")
+        for key in ("deadline", "explanation"):
+            ref = getattr(spec, key)
+            fields = self.record_fields.get(ref.record)
+            if fields is None:
+                self.fail(f"public_comments.{key}.record", f"unknown record '{ref.record}'")
+            elif ref.field not in fields:
+                self.fail(f"public_comments.{key}.field", f"record '{ref.record}' has no field '{ref.field}'")
 
     def check_parameters(self) -> None:
         """A local overlay may raise a statutory number, never lower it below the law."""
@@ -110,6 +131,7 @@ class _Checker:
                     self.fail(f"{here}.source[{k}]", f"'{source}' is final; nothing may leave it")
             if t.dest not in states:
                 self.fail(f"{here}.dest", f"unknown state '{t.dest}'{self.known(states)}")
+            self.check_roles(t.roles, f"{here}.roles")
             self.check_condition(t.when, f"{here}.when")
             self.check_fields(t.fields, f"{here}.fields")
             for k, ref in enumerate(t.guards):
@@ -217,6 +239,11 @@ class _Checker:
                 f"{path}[{j}].fields.{name}; {why}",
             )
 
+    def check_roles(self, roles: Sequence[Role], path: str) -> None:
+        for k, role in enumerate(roles):
+            if role is Role.PUBLIC:
+                self.fail(f"{path}[{k}]", "the public has no account and acts only through the portal; name a user role")
+
     def check_fields(self, fields: dict[str, FieldSpec], path: str) -> None:
         for name, spec in fields.items():
             if spec.type == "choice" and not spec.choices:
@@ -228,6 +255,9 @@ class _Checker:
                 self.fail(f"{path}.{name}.assigns", "only a users field assigns a role")
             if spec.minimum is not None and spec.type != "int":
                 self.fail(f"{path}.{name}.minimum", "only an int field has a minimum")
+            for choice in spec.choice_labels:
+                if choice not in spec.choices:
+                    self.fail(f"{path}.{name}.choice_labels.{choice}", f"'{choice}' is not one of the choices")
 
     def check_triggers_unique(self) -> None:
         """A trigger belongs to the main line or to one branch, never to both."""
@@ -249,6 +279,7 @@ class _Checker:
         }
         triggers = set(self.d.triggers)
         for name, record in self.d.records.items():
+            self.check_roles(record.roles, f"records.{name}.roles")
             if name in triggers:
                 # a move is kept as a record of its trigger's name: it would count as this record
                 self.fail(

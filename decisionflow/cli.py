@@ -19,7 +19,7 @@ from decisionflow.bootstrap import Parts, build
 from decisionflow.definitions import DefinitionError, definition_files, load_definition
 from decisionflow.errors import DecisionFlowError
 from decisionflow.graph import mermaid
-from decisionflow.roles import Role
+from decisionflow.roles import ACCOUNT_ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -153,7 +153,7 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--role", type=click.Choice([r.value for r in ACCOUNT_ROLES]), required=True)
 @click.option("--department", help="Department code (see `departments create`).")
 @click.option("--name", "display_name", default="", help="Display name.")
 @click.password_option(help="Password (prompted, twice, when not given).")

@@ -80,6 +80,8 @@ class FieldSpec(_Frozen):
     minimum: StrictInt | None = None
     #: a `users` field whose people are thereby assigned to the decision in this role
     assigns: Role | None = None
+    #: how each choice reads, in both languages (a choice without one shows as written)
+    choice_labels: dict[str, Text] = Field(default_factory=dict)
 
 
 class Condition(_Frozen):
@@ -210,6 +212,23 @@ class RecordSpec(_Frozen):
     storage: Literal["record", "draft"] = "record"
 
 
+class RecordField(_Frozen):
+    """A field of the newest record of a kind (a trigger's payload counts as a record)."""
+
+    record: Name
+    field: Name
+
+
+class PublicComments(_Frozen):
+    """Where the public may comment: the branch state of an open consultation and its deadline."""
+
+    branch: Name
+    state: Name
+    deadline: RecordField
+    explanation: RecordField
+    article: Article
+
+
 class Definition(_Frozen):
     """A whole procedure, as the law fixes it, at one version."""
 
@@ -222,6 +241,7 @@ class Definition(_Frozen):
     records: dict[Name, RecordSpec] = Field(default_factory=dict)
     states: tuple[StateSpec, ...] = Field(min_length=2)
     transitions: tuple[TransitionSpec, ...] = Field(min_length=1)
+    public_comments: PublicComments | None = None
     #: SHA-256 of the source text, set by the loader
     digest: str = ""
 

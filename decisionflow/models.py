@@ -229,6 +229,50 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class PublicComment(Base):
+    """A comment from the public on a draft open for consultation (Art 15)."""
+
+    __tablename__ = "public_comments"
+    __table_args__ = (
+        Index("ix_public_comments_decision", "decision_id", "id"),
+        Index("ix_public_comments_origin", "origin_digest", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    #: what the commenter keeps to ask about the comment later
+    receipt: Mapped[str] = mapped_column(String(32), unique=True)
+    author_name: Mapped[str] = mapped_column(String(100))
+    #: kept private: shown to staff handling the comment, never published
+    contact: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: keyed digest of the sender's address, for rate limits without keeping the address
+    origin_digest: Mapped[str] = mapped_column(String(64))
+    #: received | held (awaiting moderation) | rejected (moderated out)
+    status: Mapped[str] = mapped_column(String(16))
+    held_reason: Mapped[str] = mapped_column(String(200), default="")
+    #: adopted | partly_adopted | not_adopted, with the reason (Art 15)
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    disposition_reason: Mapped[str] = mapped_column(Text, default="")
+    disposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A token another government system uses for the JSON API; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class AuditEvent(Base):
     """One entry of the append-only, hash-chained audit log."""
 

@@ -18,6 +18,7 @@ class Role(StrEnum):
     CHIEF_EXECUTIVE = "chief_executive"  # 行政首长, Art 30
     EXECUTOR = "executor"  # 决策执行单位, Art 34
     SUPERVISOR = "supervisor"  # 督查、监察、审计, Art 34, 38-41
+    PUBLIC = "public"  # 公众: comments without an account (Art 14-18); never a user's role
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -29,6 +30,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.CHIEF_EXECUTIVE: ("行政首长", "Chief executive"),
     Role.EXECUTOR: ("执行单位工作人员", "Executing unit staff"),
     Role.SUPERVISOR: ("监督人员", "Supervisor"),
+    Role.PUBLIC: ("公众", "Public"),
 }
 
 
@@ -54,6 +56,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         {Permission.DECISION_READ_ALL, Permission.AUDIT_READ, Permission.AUDIT_VERIFY}
     ),
+    Role.PUBLIC: frozenset(),
 }
 
 
@@ -75,7 +78,11 @@ ROLE_SCOPES: dict[Role, Scope] = {
     Role.CHIEF_EXECUTIVE: Scope.GOVERNMENT,
     Role.EXECUTOR: Scope.EXECUTING_UNIT,
     Role.SUPERVISOR: Scope.GOVERNMENT,
+    Role.PUBLIC: Scope.ASSIGNED,
 }
+
+#: the roles a user account may hold
+ACCOUNT_ROLES = tuple(r for r in Role if r is not Role.PUBLIC)
 
 
 def has_permission(role: Role | str, permission: Permission) -> bool:

@@ -494,7 +494,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         lambda d: d.update(author="someone"),
         "author",
         "unknown key; allowed here: procedure, version, title, basis, flags, parameters, "
-        "records, states, transitions",
+        "records, states, transitions, public_comments",
     ),
     (
         "wrong type: text for a number",
@@ -559,7 +559,13 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         lambda d: d["transitions"][0].update(roles=["clerk"]),
         "transitions[0].roles[0]",
         "unknown role 'clerk'; known roles: 'admin', 'staff', 'government_office', "
-        "'legal_officer', 'expert', 'chief_executive', 'executor' or 'supervisor'",
+        "'legal_officer', 'expert', 'chief_executive', 'executor', 'supervisor' or 'public'",
+    ),
+    (
+        "the public given a move",
+        lambda d: d["transitions"][0].update(roles=["public"]),
+        "transitions[0].roles[0]",
+        "the public has no account and acts only through the portal; name a user role",
     ),
     (
         "unknown field type",

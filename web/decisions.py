@@ -1,0 +1,289 @@
+"""Decision pages: list, new, the decision page with its forms, actions, records and files."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from decisionflow import queries
+from decisionflow.checklist import addable_records
+from decisionflow.errors import Conflict, DecisionFlowError, InvalidInput
+from decisionflow.models import CATEGORY_LABELS, Category
+from decisionflow.roles import Permission, has_permission
+from web.diagram import diagram
+from web.errors import status_of
+from web.i18n import pick
+from web.parts import actor, engine, origin
+
+bp = Blueprint("decisions", __name__, url_prefix="/decisions")
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """List the decisions the user may see, with search, filters and pages."""
+    filters = {
+        key: request.args.get(key, "").strip() for key in ("text", "state", "category", "unit")
+    }
+    with engine().readers() as db:
+        page = queries.list_decisions(
+            db, actor(), text=filters["text"], state=filters["state"], category=filters["category"],
+            unit=filters["unit"], page=_int_arg("page", 1),
+        )
+        units = queries.departments(db)
+    definition = engine().registry.current("major_decision")
+    return render_template(
+        "decisions/index.html",
+        page=page,
+        filters=filters,
+        units=units,
+        states=definition.states,
+        categories=CATEGORY_LABELS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    """Propose a new decision."""
+    me = actor()
+    if not has_permission(me.role, Permission.DECISION_CREATE):
+        abort(403)
+    definition = engine().registry.current("major_decision")
+    values: dict[str, Any] = {"undertaking_unit": me.department_code, **request.form.to_dict()}
+    errors: dict[str, tuple[str, str]] = {}
+    refusal: DecisionFlowError | None = None
+    if request.method == "POST":
+        try:
+            view = engine().decisions.create_decision(
+                me,
+                title=values.get("title", ""),
+                category=values.get("category", ""),
+                undertaking_unit=values.get("undertaking_unit", ""),
+                co_units=request.form.getlist("co_units"),
+                flags={name: name in request.form.getlist("flags") for name in definition.flags},
+                origin=origin(),
+            )
+        except InvalidInput as err:
+            errors, refusal = err.fields, err
+        except DecisionFlowError as err:
+            refusal = err
+        else:
+            flash(_("Decision proposed."))
+            return redirect(url_for("decisions.show", decision_id=view.id))
+    with engine().readers() as db:
+        units = queries.departments(db)
+    page = render_template(
+        "decisions/new.html",
+        definition=definition,
+        values=values,
+        errors=errors,
+        refusal=refusal,
+        units=units,
+        categories=CATEGORY_LABELS,
+        chosen_flags=set(request.form.getlist("flags")),
+        chosen_units=set(request.form.getlist("co_units")),
+    )
+    return (page, status_of(refusal)) if refusal else page
+
+
+def _page(decision_id: int, **form_state: Any) -> str:
+    """The decision page, with whatever a failed form left to show."""
+    me = actor()
+    service = engine().decisions
+    view = service.get(me, decision_id)
+    with engine().readers() as db:
+        definition = engine().registry.get(view.procedure, view.definition_version, db)
+        events = queries.timeline(db, decision_id)
+        draft_versions = queries.drafts(db, decision_id)
+        files = queries.attachments(db, decision_id)
+        records = queries.records(db, decision_id)
+    branch_states = {b.name: b.state for b in view.branches}
+    visited = {e.state_before for e in events if e.outcome == "done"}
+    return render_template(
+        "decisions/show.html",
+        decision=view,
+        definition=definition,
+        actions=service.actions(me, decision_id),
+        record_slots=addable_records(definition, view.state, branch_states, me.role),
+        boxes=diagram(definition, view.state, branch_states, visited),
+        events=events,
+        drafts=draft_versions,
+        files=files,
+        records=records,
+        can_attach=not view.final,
+        form_errors=form_state.get("form_errors", {}),
+        form_values=form_state.get("form_values", {}),
+        refusal=form_state.get("refusal"),
+        refused_form=form_state.get("refused_form"),
+        categories=CATEGORY_LABELS,
+        Category=Category,
+        json=json,
+    )
+
+
+@bp.get("/<int:decision_id>")
+@login_required
+def show(decision_id: int) -> str:
+    """Show a decision: where it stands, what the law still requires, what I may do."""
+    return _page(decision_id)
+
+
+def _after_refusal(decision_id: int, form: str, err: DecisionFlowError) -> tuple[str, int]:
+    """Show the page again, the form's input kept and the refusal beside it."""
+    fields = err.fields if isinstance(err, InvalidInput) else {}
+    if isinstance(err, Conflict):
+        form_values: dict[str, Any] = {}
+    else:
+        form_values = {form: request.form.to_dict()}
+    page = _page(
+        decision_id,
+        form_errors={form: fields},
+        form_values=form_values,
+        refusal=err,
+        refused_form=form,
+    )
+    return page, status_of(err)
+
+
+def _expected_version() -> int | None:
+    value = request.form.get("_version", "")
+    return int(value) if value.isdigit() else None
+
+
+def _payload() -> dict[str, Any]:
+    # Checkboxes and multi-selects come as lists; everything else as one value.
+    data: dict[str, Any] = {}
+    for key in request.form:
+        if key.startswith("_") or key == "csrf_token":
+            continue
+        values = [v for v in request.form.getlist(key)]
+        data[key] = values if len(values) > 1 else values[0]
+    return data
+
+
+@bp.post("/<int:decision_id>/actions/<trigger>")
+@login_required
+def fire(decision_id: int, trigger: str) -> Response | tuple[str, int]:
+    """Take an action on a decision."""
+    try:
+        view = engine().decisions.fire(
+            actor(),
+            decision_id,
+            trigger,
+            _payload(),
+            expected_version=_expected_version(),
+            origin=origin(),
+        )
+    except DecisionFlowError as err:
+        if status_of(err) in (403, 404):
+            raise
+        return _after_refusal(decision_id, f"action:{trigger}", err)
+    flash(_("Done. The decision now stands at: %(stage)s", stage=pick(view.state_label)))
+    return redirect(url_for("decisions.show", decision_id=decision_id))
+
+
+@bp.post("/<int:decision_id>/records/<kind>")
+@login_required
+def add_record(decision_id: int, kind: str) -> Response | tuple[str, int]:
+    """Add a record (a draft version, an opinion, a report) to a decision."""
+    try:
+        engine().decisions.add_record(
+            actor(),
+            decision_id,
+            kind,
+            _payload(),
+            expected_version=_expected_version(),
+            origin=origin(),
+        )
+    except DecisionFlowError as err:
+        if status_of(err) in (403, 404):
+            raise
+        return _after_refusal(decision_id, f"record:{kind}", err)
+    flash(_("Record added."))
+    return redirect(url_for("decisions.show", decision_id=decision_id))
+
+
+@bp.post("/<int:decision_id>/attachments")
+@login_required
+def attach(decision_id: int) -> Response | tuple[str, int]:
+    """Attach a file to a decision."""
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidInput(
+                zh="请选择文件",
+                en="Choose a file",
+                fields={"file": ("请选择文件", "choose a file")},
+            )
+        engine().decisions.attach_file(
+            actor(),
+            decision_id,
+            filename=upload.filename,
+            content_type=upload.mimetype or "",
+            data=upload.read(),
+            origin=origin(),
+        )
+    except DecisionFlowError as err:
+        if status_of(err) in (403, 404):
+            raise
+        return _after_refusal(decision_id, "attachment", err)
+    flash(_("File attached."))
+    return redirect(url_for("decisions.show", decision_id=decision_id))
+
+
+@bp.get("/<int:decision_id>/attachments/<int:attachment_id>")
+@login_required
+def download(decision_id: int, attachment_id: int) -> Response:
+    """Download an attached file (always as a download, never rendered inline)."""
+    engine().decisions.get(actor(), decision_id)  # the permission check
+    with engine().readers() as db:
+        found = next(
+            (a for a in queries.attachments(db, decision_id) if a.id == attachment_id), None
+        )
+    if found is None:
+        abort(404)
+    path = engine().decisions.attachments.path(found.sha256)
+    return send_file(
+        path, mimetype="application/octet-stream", as_attachment=True, download_name=found.filename
+    )
+
+
+@bp.get("/<int:decision_id>/drafts/diff")
+@login_required
+def diff(decision_id: int) -> str:
+    """Show two draft versions side by side, changes marked."""
+    engine().decisions.get(actor(), decision_id)
+    with engine().readers() as db:
+        versions = {d.number: d for d in queries.drafts(db, decision_id)}
+    if not versions:
+        abort(404)
+    newest = max(versions)
+    a, b = _int_arg("a", max(1, newest - 1)), _int_arg("b", newest)
+    if a not in versions or b not in versions:
+        abort(404)
+    table = difflib.HtmlDiff(wrapcolumn=60).make_table(
+        versions[a].content.splitlines(),
+        versions[b].content.splitlines(),
+        fromdesc=f"v{a} {versions[a].sha256[:12]}",
+        todesc=f"v{b} {versions[b].sha256[:12]}",
+    )
+    return render_template(
+        "decisions/diff.html",
+        decision_id=decision_id,
+        table=table,
+        a=versions[a],
+        b=versions[b],
+        numbers=sorted(versions),
+    )

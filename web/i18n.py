@@ -1,0 +1,77 @@
+"""Languages: Simplified Chinese by default, English on request; dates in Asia/Shanghai."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request, session
+from flask_babel import format_datetime, get_locale
+
+from decisionflow.definitions import Text
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+SOURCE_CATALOGS = Path(__file__).parent / "translations"
+
+
+def select_locale() -> str:
+    """The language the user chose (kept in the session), else Chinese."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return "zh"
+
+
+def compile_catalogs(app: Flask, target: Path) -> None:
+    """Compile the .po catalogs into the instance folder (compiled files are never committed)."""
+    for po_path in SOURCE_CATALOGS.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = target / po_path.relative_to(SOURCE_CATALOGS).with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as source:
+            catalog = read_po(source)
+        tmp = mo_path.with_suffix(".mo.tmp")
+        with tmp.open("wb") as out:
+            write_mo(out, catalog)
+        tmp.replace(mo_path)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
+
+
+def is_english() -> bool:
+    """Whether the page is being shown in English."""
+    return str(get_locale()) == "en"
+
+
+def pick(text: Text | tuple[str, str] | dict[str, str] | None) -> str:
+    """The Chinese or English half of a bilingual text, by the page's language."""
+    if text is None:
+        return ""
+    if isinstance(text, Text):
+        return text.en if is_english() else text.zh
+    if isinstance(text, dict):
+        return text.get("en" if is_english() else "zh", "")
+    return text[1] if is_english() else text[0]
+
+
+def when(moment: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """A moment shown in the government's time zone."""
+    return "" if moment is None else format_datetime(moment, fmt)
+
+
+def init_app(app: Flask, instance: Path) -> None:
+    """Wire languages and template helpers into the app."""
+    compile_catalogs(app, instance / "translations")
+
+    @app.context_processor
+    def helpers() -> dict[str, Any]:
+        return {
+            "pick": pick,
+            "when": when,
+            "languages": LANGUAGES,
+            "current_lang": select_locale,
+            "request_path": lambda: request.full_path.rstrip("?"),
+        }

@@ -1,0 +1,108 @@
+"""Supervision: the audit log, chain verification, accountability traces and dossiers."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, render_template, request, send_file
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from decisionflow import queries
+from decisionflow.dossier import build_dossier
+from decisionflow.models import Decision, utcnow
+from decisionflow.roles import Permission, has_permission
+from web.parts import actor, engine
+
+bp = Blueprint("supervision", __name__, url_prefix="/supervision")
+
+
+def _require(permission: Permission) -> None:
+    if not has_permission(actor().role, permission):
+        abort(403)
+
+
+def _day(name: str, *, end: bool = False) -> datetime | None:
+    """A date filter as a moment in the government's time zone (the end of the day for `until`)."""
+    raw = request.args.get(name, "")
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    zone = ZoneInfo(engine().settings.timezone)
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start + timedelta(days=1) if end else start
+
+
+@bp.get("/audit")
+@login_required
+def audit_log() -> str:
+    """Browse the audit log, filtered by decision, actor, action and dates."""
+    _require(Permission.AUDIT_READ)
+    decision = request.args.get("decision", "")
+    page_number = request.args.get("page", "")
+    filters = {
+        k: request.args.get(k, "").strip()
+        for k in ("decision", "actor", "action", "since", "until")
+    }
+    with engine().readers() as db:
+        page = queries.audit_page(
+            db,
+            decision_id=int(decision) if decision.isdigit() else None,
+            actor=filters["actor"],
+            action=filters["action"],
+            since=_day("since"),
+            until=_day("until", end=True),
+            page=int(page_number) if page_number.isdigit() else 1,
+        )
+    return render_template("supervision/audit.html", page=page, filters=filters, verification=None)
+
+
+@bp.post("/audit/verify")
+@login_required
+def verify() -> str:
+    """Verify the whole chain now and show the result."""
+    _require(Permission.AUDIT_VERIFY)
+    result = engine().verify_audit()
+    with engine().readers() as db:
+        page = queries.audit_page(db, page=1)
+    return render_template("supervision/audit.html", page=page, filters={}, verification=result)
+
+
+@bp.get("/decisions/<int:decision_id>/trace")
+@login_required
+def trace(decision_id: int) -> str:
+    """Who did, signed and decided what on a decision, and when, with each event's hash."""
+    engine().decisions.get(actor(), decision_id)
+    with engine().readers() as db:
+        events = [e for e in queries.timeline(db, decision_id) if e.outcome == "done"]
+        decision = db.get(Decision, decision_id)
+    return render_template(
+        "supervision/trace.html",
+        decision=decision,
+        events=events,
+        verification=engine().verify_audit(),
+    )
+
+
+@bp.get("/decisions/<int:decision_id>/dossier.zip")
+@login_required
+def dossier(decision_id: int) -> Response:
+    """Download the decision's dossier: records, files, summary and a manifest of hashes."""
+    engine().decisions.get(actor(), decision_id)
+    parts = engine()
+    with parts.readers() as db:
+        decision = db.get(Decision, decision_id)
+        if decision is None:
+            abort(404)
+        definition = parts.registry.get(decision.procedure, decision.definition_version, db)
+        data = build_dossier(db, definition, decision, parts.decisions.attachments, utcnow())
+    import io
+
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"decision-{decision_id}-dossier.zip",
+    )
