@@ -22,7 +22,7 @@ from decisionflow.bootstrap import Parts, build
 from decisionflow.db import make_engine
 from decisionflow.migrate import upgrade
 from decisionflow.models import Base, Department, User
-from decisionflow.roles import Role
+from decisionflow.roles import ACCOUNT_ROLES, Role
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -181,9 +181,8 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-@pytest.fixture
-def people(parts: Parts, password_hash: str) -> People:
-    """Departments A (housing) and B (ecology), and a user of every role."""
+def make_people(parts: Parts, password_hash: str) -> People:
+    """Departments A (housing) and B (ecology), the government office, and a user of every role."""
     with parts.sessions() as session, session.begin():
         a = Department(code="housing", name_zh="住房和城乡建设局", name_en="Housing Bureau")
         b = Department(code="ecology", name_zh="生态环境局", name_en="Ecology Bureau")
@@ -198,7 +197,7 @@ def people(parts: Parts, password_hash: str) -> People:
                 password_hash=password_hash,
                 department_id=a.id if role in (Role.STAFF, Role.EXECUTOR) else office.id,
             )
-            for role in Role
+            for role in ACCOUNT_ROLES
         ]
         users += [
             User(
@@ -227,8 +226,14 @@ def people(parts: Parts, password_hash: str) -> People:
         session.flush()
         actors = {u.username: Actor.of(u) for u in users}
     return People(
-        by_role={role: actors[f"{role.value}_a"] for role in Role},
+        by_role={role: actors[f"{role.value}_a"] for role in ACCOUNT_ROLES},
         staff_b=actors["staff_b"],
         executor_b=actors["executor_b"],
         expert_2=actors["expert_2"],
     )
+
+
+@pytest.fixture
+def people(parts: Parts, password_hash: str) -> People:
+    """Departments A (housing) and B (ecology), and a user of every role."""
+    return make_people(parts, password_hash)

@@ -1,0 +1,82 @@
+"""Web fixtures: the app on a fresh SQLite file, a client per test, and sign-in helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from decisionflow.bootstrap import Parts, build
+from decisionflow.roles import Role
+from tests.conftest import PASSWORD, Clock, People, make_people, settings_for
+from web import create_app
+
+
+@pytest.fixture
+def web_parts(sqlite_url: str, tmp_path: Path, clock: Clock) -> Iterator[Parts]:
+    """The engine behind the app (SQLite: the web layer adds nothing database-specific)."""
+    built = build(settings_for(sqlite_url, tmp_path / "instance"), clock=clock)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def web_people(web_parts: Parts, password_hash: str) -> People:
+    """A user of every role in department A (and some in B); every password is PASSWORD."""
+    return make_people(web_parts, password_hash)
+
+
+@pytest.fixture
+def app(web_parts: Parts, web_people: People) -> Flask:
+    """The application, with CSRF on as in production."""
+    return create_app(
+        {
+            "TESTING": True,
+            "DECISIONFLOW_SETTINGS": web_parts.settings,
+            "DECISIONFLOW_PARTS": web_parts,
+        }
+    )
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser-like client for the app."""
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token a page hands out, as a browser would read it from the form."""
+    html = client.get(path).get_data(as_text=True)
+    marker = 'name="csrf_token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+class Auth:
+    """Sign in and out as a user of a role, through the real sign-in form."""
+
+    def __init__(self, client: FlaskClient, people: People) -> None:
+        self.client = client
+        self.people = people
+
+    def login(self, who: Role | str) -> Any:
+        """Sign in as the role's user in department A, or as a username."""
+        username = f"{who.value}_a" if isinstance(who, Role) else who
+        token = csrf_token(self.client)
+        return self.client.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+        )
+
+    def logout(self) -> Any:
+        """Sign out."""
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/work")})
+
+
+@pytest.fixture
+def auth(client: FlaskClient, web_people: People) -> Auth:
+    """The sign-in helper."""
+    return Auth(client, web_people)
