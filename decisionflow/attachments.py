@@ -9,6 +9,27 @@ from pathlib import Path
 from decisionflow.errors import InvalidInput
 
 
+def valid_filename(filename: str) -> bool:
+    """A bare file name: no folder part, no drive, no control character, not "." or ".."."""
+    name = filename.strip()
+    return (
+        bool(name)
+        and len(filename) <= 255
+        and name not in {".", ".."}
+        and not any(c in filename for c in "/\\:")
+        and all(c.isprintable() for c in filename)
+    )
+
+
+def size_text(size: int) -> str:
+    """A byte count as people read it: "20 MB", "64 KB", "900 B"."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} B"
+
+
 class AttachmentStore:
     """Files kept under a folder by content hash; the same content is stored once."""
 
@@ -19,13 +40,13 @@ class AttachmentStore:
     def check(self, filename: str, data: bytes) -> None:
         """Refuse an empty, oversized or badly named file."""
         fields: dict[str, tuple[str, str]] = {}
-        if not filename.strip() or len(filename) > 255 or "/" in filename or "\\" in filename:
+        if not valid_filename(filename):
             fields["filename"] = ("文件名无效", "is not a valid file name")
         if not data:
             fields["file"] = ("文件为空", "is empty")
         elif len(data) > self.max_bytes:
-            limit = self.max_bytes // (1024 * 1024) or 1
-            fields["file"] = (f"超过 {limit} MB 上限", f"exceeds the {limit} MB limit")
+            limit = size_text(self.max_bytes)
+            fields["file"] = (f"超过 {limit} 上限", f"exceeds the {limit} limit")
         if fields:
             raise InvalidInput(
                 zh="附件不能接收", en="The attachment cannot be accepted", fields=fields

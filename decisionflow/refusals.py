@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from decisionflow.definitions import BranchSpec, Definition, Text, TransitionSpec
-from decisionflow.errors import Conflict, Unmet
+from decisionflow.errors import Conflict, RuleNotMet, Unmet
 from decisionflow.roles import ROLE_LABELS, Role
+
+
+def role_label(role: Role) -> tuple[str, str]:
+    """A role's name in Chinese and English."""
+    return ROLE_LABELS[role]
 
 
 def _roles(roles: Sequence[Role]) -> tuple[str, str]:
@@ -46,6 +51,23 @@ def wrong_place(definition: Definition, article: str, places: Sequence[str]) -> 
         article,
         "只能在以下阶段办理：" + "、".join(t.zh for t in labels),
         "Possible only at: " + "; ".join(t.en for t in labels),
+    )
+
+
+def closed(definition: Definition, state: str) -> RuleNotMet:
+    """The decision has reached a final state: its file is closed and read-only."""
+    label = definition.state(state).label
+    return RuleNotMet(
+        zh=f"该决策已办结（{label.zh}），其记录和附件只读",
+        en=f"This decision is closed ({label.en}); its records and attachments are read-only",
+        unmet=[
+            Unmet(
+                "closed",
+                "Art 33",
+                "已办结的决策案卷已归档，不得再添加记录或附件",
+                "A closed decision's file is archived; no record or attachment may be added",
+            )
+        ],
     )
 
 

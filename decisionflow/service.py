@@ -8,39 +8,24 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from decisionflow import refusals
-from decisionflow.accounts import Actor, find_department
+from decisionflow import positions, refusals
+from decisionflow.accounts import Actor
 from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import LegalCalendar
-from decisionflow.definitions import BranchSpec, Definition, TransitionSpec
+from decisionflow.definitions import BranchSpec, Definition
 from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet
-from decisionflow.facts import branch_entry, branch_positions, facts_of
+from decisionflow.facts import DecisionFacts, branch_positions, facts_of
 from decisionflow.guards import GuardContext
 from decisionflow.machine import Position
-from decisionflow.models import (
-    Attachment,
-    Category,
-    Decision,
-    DecisionAssignment,
-    DecisionCoUnit,
-    DraftVersion,
-    StepRecord,
-    utcnow,
-)
+from decisionflow.models import Attachment, Decision, DecisionCoUnit, StepRecord, utcnow
 from decisionflow.payload import to_json, validate_payload
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.roles import ROLE_SCOPES, Permission, Scope, has_permission
 from decisionflow.rules import Move, flags_route, state_of, unmet_for
 from decisionflow.uow import Attempt, Door
 from decisionflow.views import ActionView, AttachmentView, DecisionView, RecordView, position_text
-
-READ_ONLY = RuleNotMet(
-    zh="该决策已办结归档，记录只读",
-    en="This decision is closed and archived; its record is read-only",
-)
 
 
 class DecisionService:
@@ -60,6 +45,7 @@ class DecisionService:
         self.registry = registry
         self.calendar = calendar
         self.attachments = attachments
+        self.clock = clock
         self.timezone = ZoneInfo(timezone)
         self.door = Door(sessions, clock)
 
@@ -74,69 +60,38 @@ class DecisionService:
         procedure: str = "major_decision",
         flags: Mapping[str, bool] | None = None,
         co_units: Sequence[str] = (),
+        executing_unit: str | None = None,
         origin: str = "",
     ) -> DecisionView:
         """Open a new decision at its procedure's first stage."""
         flags = dict(flags or {})
-        attempt = Attempt(
-            actor,
-            "create_decision",
-            payload={
-                "title": title,
-                "category": category,
-                "procedure": procedure,
-                "undertaking_unit": undertaking_unit,
-                "flags": flags,
-                "co_units": list(co_units),
-            },
-            origin=origin,
-        )
+        payload: dict[str, Any] = {"title": title, "category": category, "flags": flags}
+        payload |= {"procedure": procedure, "undertaking_unit": undertaking_unit}
+        payload |= {"co_units": list(co_units), "executing_unit": executing_unit}
+        attempt = Attempt(actor, "create_decision", payload=payload, origin=origin)
 
         def work(session: Session, attempt: Attempt, now: datetime) -> DecisionView:
             if not has_permission(actor.role, Permission.DECISION_CREATE):
                 raise NotPermitted(
                     zh="您的角色不能提出决策建议", en="Your role cannot propose decisions"
                 )
-            try:
-                definition = self.registry.current(procedure)
-            except KeyError:
-                raise InvalidInput(
-                    zh=f"没有名为“{procedure}”的程序",
-                    en=f"No procedure named '{procedure}'",
-                    fields={"procedure": ("没有此程序", "no such procedure")},
-                ) from None
-            errors: dict[str, tuple[str, str]] = {}
-            if not title.strip() or len(title) > 300:
-                errors["title"] = (
-                    "必须填写，且不超过 300 字",
-                    "is required, at most 300 characters",
-                )
-            if category not in {c.value for c in Category}:
-                errors["category"] = (
-                    "应为条例第三条所列类别之一",
-                    "must be one of the kinds of Art 3",
-                )
-            unknown = sorted(set(flags) - set(definition.flags))
-            if unknown:
-                errors["flags"] = (
-                    f"未知的标记：{', '.join(unknown)}",
-                    f"unknown flags: {', '.join(unknown)}",
-                )
-            unit = find_department(session, undertaking_unit)
-            if unit is None:
-                errors["undertaking_unit"] = ("没有此单位", "no such department")
-            co = [find_department(session, code) for code in co_units]
-            if any(d is None for d in co):
-                errors["co_units"] = ("没有此单位", "no such department")
-            if errors:
-                raise InvalidInput(zh="填写内容有误", en="Invalid input", fields=errors)
-            assert unit is not None
+            definition = positions.in_force(self.registry, procedure)
+            unit, co, executor = positions.check_new_decision(
+                session,
+                definition,
+                title=title,
+                category=category,
+                flags=flags,
+                undertaking_unit=undertaking_unit,
+                co_units=co_units,
+                executing_unit=executing_unit,
+            )
             if ROLE_SCOPES[actor.role] is Scope.UNDERTAKING_UNIT and unit.id != actor.department_id:
                 raise NotPermitted(
                     zh="只能为本单位提出决策建议",
                     en="You can only propose decisions for your own department",
                 )
-            self.registry.ensure_snapshot(session, definition)
+            positions.keep_snapshot(session, self.registry, definition)
             initial = definition.initial_state
             decision = Decision(
                 title=title.strip(),
@@ -144,6 +99,7 @@ class DecisionService:
                 procedure=definition.procedure,
                 definition_version=definition.version,
                 undertaking_unit_id=unit.id,
+                executing_unit_id=executor.id if executor else None,
                 flags={name: bool(flags.get(name, False)) for name in definition.flags},
                 state=initial.name,
                 state_entered_at=now,
@@ -152,12 +108,12 @@ class DecisionService:
                 created_at=now,
                 updated_at=now,
             )
-            decision.branch_states = self._enter_branches(definition, decision, initial.name, now)
+            decision.branch_states = positions.enter_branches(
+                definition, decision, initial.name, now
+            )
             session.add(decision)
             session.flush()
-            session.add_all(
-                DecisionCoUnit(decision_id=decision.id, department_id=d.id) for d in co if d
-            )
+            session.add_all(DecisionCoUnit(decision_id=decision.id, department_id=d.id) for d in co)
             attempt.decision_id = decision.id
             attempt.state_after = decision.state
             return DecisionView.of(decision, definition)
@@ -181,20 +137,13 @@ class DecisionService:
             decision, definition = self._load(
                 session, actor, decision_id, attempt, expected_version
             )
-            branch = definition.branch_of_trigger(trigger)
-            if trigger not in definition.triggers:
-                raise InvalidInput(
-                    zh=f"没有名为“{trigger}”的操作", en=f"No action named '{trigger}'"
-                )
+            branch, declared = positions.declared(definition, trigger)
+            # Who may act is asked before where the decision stands: a role that never may
+            # is told so, not that the stage is wrong.
+            positions.check_role(actor, declared)
             branches, _ = branch_positions(decision)
             source = branches.get(branch.name) if branch else decision.state
-            candidates = self._candidates(definition, trigger, source, branch)
-            if actor.role not in {role for t in candidates for role in t.roles}:
-                raise NotPermitted(
-                    zh=f"您的角色不能执行“{candidates[0].label.zh}”",
-                    en=f"Your role may not '{candidates[0].label.en}'",
-                    unmet=[refusals.wrong_role(candidates[0].article, candidates[0].roles)],
-                )
+            candidates = positions.check_stage(definition, declared, source, branch)
             facts = facts_of(session, decision)
             route = next((t for t in candidates if flags_route(t, facts.flags)), candidates[0])
             clean = validate_payload(route.fields, payload)
@@ -207,7 +156,7 @@ class DecisionService:
                     unmet=move.unmet,
                 )
             main_state = decision.state
-            self._apply(definition, decision, branch, position.state, now)
+            positions.apply_move(definition, decision, branch, position.state, now)
             record = StepRecord(
                 decision_id=decision.id,
                 kind=trigger,
@@ -218,12 +167,11 @@ class DecisionService:
                 created_at=now,
             )
             session.add(record)
-            self._assign(session, decision.id, route.fields, clean)
+            positions.assign_people(session, decision.id, route.fields, clean)
             session.flush()
             states, _ = branch_positions(decision)
-            attempt.state_after = position_text(
-                decision.state, states, branch.name if branch and branch.name in states else None
-            )
+            moved = branch.name if branch and branch.name in states else None
+            attempt.state_after = position_text(decision.state, states, moved)
             attempt.detail = {"record_id": record.id, "version": decision.version}
             return DecisionView.of(decision, definition)
 
@@ -248,18 +196,20 @@ class DecisionService:
             )
             spec = definition.records.get(kind)
             if spec is None:
-                raise InvalidInput(zh=f"没有名为“{kind}”的记录", en=f"No record kind '{kind}'")
+                raise InvalidInput(
+                    zh=f"没有名为“{kind}”的记录",
+                    en=f"No record kind '{kind}'",
+                    fields={"kind": ("没有此记录种类", "no such kind of record")},
+                )
             if definition.state(decision.state).final:
-                raise READ_ONLY
+                raise refusals.closed(definition, decision.state)
             if actor.role not in spec.roles:
                 raise NotPermitted(
                     zh=f"您的角色不能添加“{spec.label.zh}”",
                     en=f"Your role may not add '{spec.label.en}'",
                     unmet=[refusals.wrong_role(spec.article, spec.roles)],
                 )
-            branches, _ = branch_positions(decision)
-            places = {decision.state} | {f"{b}.{s}" for b, s in branches.items()}
-            if spec.allowed_in and not places.intersection(spec.allowed_in):
+            if spec.allowed_in and not positions.places(decision).intersection(spec.allowed_in):
                 raise RuleNotMet(
                     zh=f"现阶段不能添加“{spec.label.zh}”",
                     en=f"'{spec.label.en}' cannot be added at this stage",
@@ -267,7 +217,7 @@ class DecisionService:
                 )
             clean = to_json(validate_payload(spec.fields, payload))
             if spec.storage == "draft":
-                clean = self._store_draft(session, decision.id, clean, actor, now)
+                clean = positions.store_draft(session, decision.id, clean, actor, now)
             record = StepRecord(
                 decision_id=decision.id,
                 kind=kind,
@@ -278,7 +228,7 @@ class DecisionService:
                 created_at=now,
             )
             session.add(record)
-            decision.updated_at = now  # a new record changes the decision: raise its version
+            positions.touch(decision, now)  # a new record changes the decision: raise its version
             session.flush()
             attempt.detail = {"record_id": record.id, "version": decision.version}
             return RecordView(record.id, decision.id, kind, clean, now, decision.version)
@@ -297,23 +247,14 @@ class DecisionService:
     ) -> AttachmentView:
         """Attach a file to a decision, kept under its SHA-256."""
         sha256 = hashlib.sha256(data).hexdigest()
-        attempt = Attempt(
-            actor,
-            "attach_file",
-            decision_id,
-            {
-                "filename": filename,
-                "content_type": content_type,
-                "size": len(data),
-                "sha256": sha256,
-            },
-            origin,
-        )
+        details = {"filename": filename, "content_type": content_type, "size": len(data)}
+        attempt = Attempt(actor, "attach_file", decision_id, {**details, "sha256": sha256}, origin)
 
         def work(session: Session, attempt: Attempt, now: datetime) -> AttachmentView:
             decision, definition = self._load(session, actor, decision_id, attempt, None)
             if definition.state(decision.state).final:
-                raise READ_ONLY
+                raise refusals.closed(definition, decision.state)
+            positions.check_may_attach(actor, definition)
             self.attachments.check(filename, data)
             storage = self.attachments.save(sha256, data)
             row = Attachment(
@@ -327,7 +268,7 @@ class DecisionService:
                 created_at=now,
             )
             session.add(row)
-            decision.updated_at = now
+            positions.touch(decision, now)
             session.flush()
             attempt.detail = {"attachment_id": row.id, "version": decision.version}
             return AttachmentView(row.id, decision.id, filename, content_type, len(data), sha256)
@@ -346,34 +287,17 @@ class DecisionService:
         with self.sessions() as session:
             decision, definition = self._load(session, actor, decision_id, None, None)
             facts = facts_of(session, decision)
-            move_now = utcnow()
+            # The service's clock, not the wall clock: the list must agree with what `fire`
+            # would answer at the same moment (and with a test's hand-moved clock).
+            now = self.clock()
             out: list[ActionView] = []
-            branches, _ = branch_positions(decision)
-            scopes: list[tuple[BranchSpec | None, str]] = [(None, decision.state)]
-            scopes += [(definition.branch(b), s) for b, s in branches.items()]
-            for branch, state in scopes:
-                declared = definition.transitions if branch is None else branch.transitions
-                seen: set[str] = set()
-                for t in declared:
-                    if state not in t.source or t.trigger in seen or actor.role not in t.roles:
-                        continue
-                    if not flags_route(t, facts.flags):
-                        continue
-                    seen.add(t.trigger)
-                    move = self._move(definition, facts, {}, move_now, t.trigger, branch)
-                    unmet = unmet_for(
-                        move, t, state_of(definition, branch.name if branch else None, state)
-                    )
-                    out.append(
-                        ActionView(
-                            t.trigger,
-                            t.label,
-                            t.article,
-                            branch.name if branch else None,
-                            dict(t.fields),
-                            tuple(unmet),
-                        )
-                    )
+            for branch, state, t in positions.open_moves(definition, decision, actor.role):
+                move = self._move(definition, facts, {}, now, t.trigger, branch)
+                name = branch.name if branch else None
+                unmet = unmet_for(move, t, state_of(definition, name, state))
+                out.append(
+                    ActionView(t.trigger, t.label, t.article, name, dict(t.fields), tuple(unmet))
+                )
             return out
 
     # -- helpers ---------------------------------------------------------------------------
@@ -393,145 +317,21 @@ class DecisionService:
         definition = self.registry.get(decision.procedure, decision.definition_version, session)
         if attempt is not None:
             attempt.state_before = decision.state
-        self._check_scope(session, actor, decision)
+        positions.check_scope(session, actor, decision)
         if expected_version is not None and expected_version != decision.version:
             raise refusals.stale()
         return decision, definition
 
-    def _check_scope(self, session: Session, actor: Actor, decision: Decision) -> None:
-        scope = ROLE_SCOPES[actor.role]
-        if scope is Scope.GOVERNMENT:
-            return
-        if scope is Scope.UNDERTAKING_UNIT:
-            units = {decision.undertaking_unit_id}
-            units |= set(
-                session.scalars(
-                    select(DecisionCoUnit.department_id).where(
-                        DecisionCoUnit.decision_id == decision.id
-                    )
-                )
-            )
-            if actor.department_id in units:
-                return
-        elif scope is Scope.EXECUTING_UNIT:
-            if (
-                actor.department_id is not None
-                and actor.department_id == decision.executing_unit_id
-            ):
-                return
-        elif scope is Scope.ASSIGNED and session.get(
-            DecisionAssignment, (decision.id, actor.id, str(actor.role))
-        ):
-            return
-        raise NotPermitted(
-            zh="这不是您所在单位经办的决策", en="This decision is not one your department handles"
-        )
-
-    def _candidates(
-        self, definition: Definition, trigger: str, source: str | None, branch: BranchSpec | None
-    ) -> list[TransitionSpec]:
-        machine = self.registry.machine(definition)
-        declared = [
-            t
-            for t in (branch.transitions if branch else definition.transitions)
-            if t.trigger == trigger
-        ]
-        candidates = machine.transitions_from(trigger, source, branch) if source else []
-        if not candidates:
-            spec = declared[0]
-            where = branch.label if branch else None
-            raise RuleNotMet(
-                zh=f"现阶段不能“{spec.label.zh}”"
-                + (f"（“{where.zh}”未在进行）" if branch and not source else ""),
-                en=f"'{spec.label.en}' is not possible at this stage"
-                + (f" ('{where.en}' is not under way)" if where and not source else ""),
-                unmet=[refusals.wrong_stage(definition, spec, branch)],
-            )
-        return candidates
-
     def _move(
         self,
         definition: Definition,
-        facts: Any,
+        facts: DecisionFacts,
         payload: Mapping[str, Any],
         now: datetime,
         trigger: str,
         branch: BranchSpec | None,
     ) -> Move:
-        context = GuardContext(
-            definition=definition,
-            payload=payload,
-            now=now,
-            today=now.astimezone(self.timezone).date(),
-            calendar=self.calendar,
-        )
-        return Move(
-            facts, context, self.timezone, trigger=trigger, branch=branch.name if branch else None
-        )
-
-    def _apply(
-        self,
-        definition: Definition,
-        decision: Decision,
-        branch: BranchSpec | None,
-        new_state: str,
-        now: datetime,
-    ) -> None:
-        if branch is not None:
-            states = dict(decision.branch_states)
-            states[branch.name] = branch_entry(new_state, now)
-            decision.branch_states = states
-        elif new_state != decision.state or definition.state(new_state).branches:
-            decision.state = new_state
-            decision.state_entered_at = now
-            decision.branch_states = self._enter_branches(definition, decision, new_state, now)
-        decision.updated_at = now
-
-    @staticmethod
-    def _enter_branches(
-        definition: Definition, decision: Decision, state: str, now: datetime
-    ) -> dict[str, Any]:
-        flags = dict(decision.flags or {})
-        return {
-            b.name: branch_entry(next(s.name for s in b.states if s.initial), now)
-            for b in definition.branches_in(state)
-            if b.when is None or b.when.holds(flags)
-        }
-
-    @staticmethod
-    def _assign(
-        session: Session, decision_id: int, fields: Mapping[str, Any], clean: Mapping[str, Any]
-    ) -> None:
-        for name, spec in fields.items():
-            if spec.assigns is not None:
-                for user_id in clean.get(name) or []:
-                    session.merge(
-                        DecisionAssignment(
-                            decision_id=decision_id, user_id=user_id, role=str(spec.assigns)
-                        )
-                    )
-
-    @staticmethod
-    def _store_draft(
-        session: Session, decision_id: int, data: dict[str, Any], actor: Actor, now: datetime
-    ) -> dict[str, Any]:
-        number = (
-            session.scalar(
-                select(func.max(DraftVersion.number)).where(DraftVersion.decision_id == decision_id)
-            )
-            or 0
-        ) + 1
-        content = data["content"]
-        sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
-        session.add(
-            DraftVersion(
-                decision_id=decision_id,
-                number=number,
-                content=content,
-                sha256=sha256,
-                change_note=data.get("change_note", ""),
-                created_by=actor.id,
-                created_at=now,
-            )
-        )
-        return {"number": number, "sha256": sha256, "change_note": data.get("change_note", "")}
+        today = now.astimezone(self.timezone).date()
+        context = GuardContext(definition, payload, now, today, self.calendar)
+        name = branch.name if branch else None
+        return Move(facts, context, self.timezone, trigger=trigger, branch=name)

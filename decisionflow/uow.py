@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,6 +16,9 @@ from decisionflow.accounts import Actor
 from decisionflow.errors import Conflict, DecisionFlowError
 
 T = TypeVar("T")
+
+#: PostgreSQL's answers when two transactions cannot both go on: serialization failure, deadlock
+RACE_SQLSTATES = frozenset({"40001", "40P01"})
 
 STALE = Conflict(
     zh="该决策刚被他人修改，请刷新后重试",
@@ -35,6 +38,12 @@ class Attempt:
     state_before: str = ""
     state_after: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _lost_race(err: Exception) -> bool:
+    if isinstance(err, (StaleDataError, IntegrityError)):
+        return True
+    return getattr(getattr(err, "orig", None), "sqlstate", None) in RACE_SQLSTATES
 
 
 def _audit_actor(actor: Actor) -> audit.AuditActor:
@@ -60,9 +69,12 @@ class Door:
         except DecisionFlowError as err:
             self._refused(attempt, err, now)
             raise
-        except (StaleDataError, IntegrityError) as err:
-            # A concurrent writer got there first (a stale version, or a unique key taken
-            # between our check and our insert): the same answer either way.
+        except (StaleDataError, DBAPIError) as err:
+            # A concurrent writer got there first (a stale version, a unique key taken between
+            # our check and our insert, or the database chose us as a deadlock's victim): the
+            # same answer in each case. Any other database failure is no refusal: it propagates.
+            if not _lost_race(err):
+                raise
             self._refused(attempt, STALE, now)
             raise Conflict(zh=STALE.zh, en=STALE.en) from err
 

@@ -49,10 +49,13 @@ class DecisionView:
         state = definition.state(decision.state)
         states, _ = branch_positions(decision)
         branches = []
-        for name, current in states.items():
-            spec = definition.branch(name)
+        # In the definition's order: PostgreSQL's JSONB keeps its own order of the keys.
+        for spec in definition.branches_in(decision.state):
+            current = states.get(spec.name)
+            if current is None:
+                continue  # switched off by the decision's flags
             bstate = next(s for s in spec.states if s.name == current)
-            branches.append(BranchView(name, spec.label, current, bstate.label, bstate.final))
+            branches.append(BranchView(spec.name, spec.label, current, bstate.label, bstate.final))
         return cls(
             id=decision.id,
             title=decision.title,

@@ -1,0 +1,171 @@
+"""Test helpers: drive a decision along the lawful path, and check that refusals leave no trace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from decisionflow.bootstrap import Parts
+from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, Step, StepContext, take_step
+from decisionflow.errors import DecisionFlowError
+from decisionflow.models import (
+    Attachment,
+    AuditEvent,
+    Decision,
+    DecisionAssignment,
+    DraftVersion,
+    StepRecord,
+)
+from decisionflow.roles import Role
+from decisionflow.views import DecisionView
+
+#: the names of the lawful path's steps, in order
+STEP_NAMES: tuple[str, ...] = tuple(step.name for step in MAJOR_DECISION_PATH)
+
+
+def step_named(name: str) -> Step:
+    """The lawful path's step of that name."""
+    return MAJOR_DECISION_PATH[STEP_NAMES.index(name)]
+
+
+def new_decision(
+    parts: Parts,
+    people: Any,
+    *,
+    flags: Mapping[str, bool] = FLAGS_FOR_PATH,
+    title: str = "征地补偿标准调整",
+    **options: Any,
+) -> DecisionView:
+    """A decision of department A's clerk, at its first stage."""
+    return parts.decisions.create_decision(
+        people[Role.STAFF],
+        title=title,
+        category="public_policy",
+        undertaking_unit="housing",
+        flags=dict(flags),
+        **options,
+    )
+
+
+def _applies(parts: Parts, step: Step, flags: Mapping[str, bool]) -> bool:
+    """Whether a path step belongs to a branch the decision's flags switch on (or none)."""
+    definition = parts.registry.current("major_decision")
+    branch = definition.branch_of_trigger(step.name)
+    if branch is None and step.kind == "record":
+        places = definition.records[step.name].allowed_in
+        names = {p.split(".", 1)[0] for p in places if "." in p}
+        branch = definition.branch(names.pop()) if names else None
+    return branch is None or branch.when is None or branch.when.holds(dict(flags))
+
+
+def take(parts: Parts, people: Any, clock: Any, decision_id: int, name: str) -> None:
+    """Take one step of the lawful path, after its wait."""
+    step = step_named(name)
+    clock.advance(days=step.wait_days, minutes=5)
+    ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,))
+    take_step(parts.decisions, step, people[step.role], decision_id, ctx)
+
+
+def drive(
+    parts: Parts,
+    people: Any,
+    clock: Any,
+    *,
+    before: str | None = None,
+    through: str | None = None,
+    decision_id: int | None = None,
+    start: str | None = None,
+    flags: Mapping[str, bool] = FLAGS_FOR_PATH,
+    **options: Any,
+) -> DecisionView:
+    """Replay the lawful path up to the step `before` (not taken) or `through` (taken).
+
+    A new decision is created with `flags` unless `decision_id` is given; `start` names the
+    first step to replay (default: the path's first). Steps of branches the flags switch off
+    are skipped; the clock advances by each step's wait. Returns the decision as it stands.
+    """
+    assert (before is None) != (through is None), "give exactly one of before= or through="
+    stop = STEP_NAMES.index(before) if before else STEP_NAMES.index(through or "") + 1
+    first = STEP_NAMES.index(start) if start else 0
+    if decision_id is None:
+        decision_id = new_decision(parts, people, flags=flags, **options).id
+    else:
+        flags = parts.decisions.get(people[Role.SUPERVISOR], decision_id).flags
+    for step in MAJOR_DECISION_PATH[first:stop]:
+        if _applies(parts, step, flags):
+            take(parts, people, clock, decision_id, step.name)
+    return parts.decisions.get(people[Role.SUPERVISOR], decision_id)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a refused attempt must leave as it was, and where the audit chain stood."""
+
+    decision: tuple[Any, ...] | None
+    counts: tuple[int, ...]
+    audit_seq: int
+
+
+def snapshot(parts: Parts, decision_id: int | None) -> Snapshot:
+    """The decision's row, its record counts, and the newest audit event's number."""
+    with parts.sessions() as session:
+        row = session.get(Decision, decision_id) if decision_id is not None else None
+        decision = (
+            (row.state, row.state_entered_at, row.branch_states, row.version, row.updated_at)
+            if row
+            else None
+        )
+        counts = tuple(
+            session.scalar(select(func.count()).select_from(model).where(column == decision_id))
+            or 0
+            for model, column in (
+                (StepRecord, StepRecord.decision_id),
+                (DraftVersion, DraftVersion.decision_id),
+                (Attachment, Attachment.decision_id),
+                (DecisionAssignment, DecisionAssignment.decision_id),
+            )
+        )
+        seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
+    return Snapshot(decision, counts, seq)
+
+
+def audit_events_after(parts: Parts, seq: int) -> list[AuditEvent]:
+    """The audit events appended after event `seq`, in order."""
+    with parts.sessions() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.seq > seq)))
+
+
+@contextmanager
+def refused(
+    parts: Parts,
+    decision_id: int | None,
+    error: type[DecisionFlowError],
+    *,
+    rule: str | None = None,
+    article: str | None = None,
+) -> Iterator[pytest.ExceptionInfo[DecisionFlowError]]:
+    """Expect the body to be refused with `error` (naming `rule` and `article`, if given),
+    leaving the decision exactly as it was and writing one audit event: its own refusal."""
+    before = snapshot(parts, decision_id)
+    with pytest.raises(error) as info:
+        yield info
+    after = snapshot(parts, decision_id)
+    assert after.decision == before.decision, "a refusal changed the decision"
+    assert after.counts == before.counts, "a refusal left records, drafts or attachments"
+    events = audit_events_after(parts, before.audit_seq)
+    assert [e.outcome for e in events] == [info.value.code], "a refusal audits itself, once"
+    assert events[0].decision_id == decision_id
+    if rule is not None:
+        found = {(u.rule, u.article) for u in info.value.unmet}
+        assert (rule, article) in found, f"expected [{rule}, {article}] among {found}"
+        assert article is None or article in events[0].detail, "the audit keeps the article"
+
+
+def unmet_rules(err: DecisionFlowError) -> set[tuple[str, str]]:
+    """The (rule, article) pairs a refusal names."""
+    return {(u.rule, u.article) for u in err.unmet}
