@@ -18,9 +18,20 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration not yet applied."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it; with foreign keys on, dropping the old copy
+            # would cascade into the rows that point at it (Alembic's batch-mode advice).
+            # The pragma only takes effect outside a transaction, hence the raw connection.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -129,6 +129,43 @@ class ProcedureDefinition(Base):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CatalogueEntry(Base):
+    """An entry of the yearly decision catalogue (决策事项目录): matter, unit, planned timing."""
+
+    __tablename__ = "catalogue_entries"
+    __table_args__ = (Index("ix_catalogue_entries_year", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    matter: Mapped[str] = mapped_column(String(300))
+    undertaking_unit_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    planned_timing: Mapped[str] = mapped_column(String(100))
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ExpertProfile(Base):
+    """An expert in the expert pool (专家库): fields of expertise, status, declared interests."""
+
+    __tablename__ = "expert_profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    fields: Mapped[str] = mapped_column(String(300))
+    #: active | suspended | removed (integrity records may remove an expert, Art 21)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    #: department codes in whose matters the expert has a declared direct interest (Art 20)
+    declared_interests: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+
+
+class DocumentCounter(Base):
+    """The last unified document number issued per procedure and year (统一编号)."""
+
+    __tablename__ = "document_counters"
+
+    procedure: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
 class Decision(Base):
     """A major administrative decision, and where it stands in its procedure."""
 
@@ -155,6 +192,12 @@ class Decision(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the local rules (province or city overlay) the decision runs under, if any
+    overlay: Mapped[str | None] = mapped_column(String(64))
+    #: the decision this one adjusts: a major adjustment re-enters the full procedure (Art 37)
+    predecessor_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    #: the yearly decision-catalogue entry it carries out, if any (Art 10)
+    catalogue_entry_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_entries.id"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as is)
 
