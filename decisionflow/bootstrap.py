@@ -18,9 +18,9 @@ from decisionflow.db import is_sqlite, make_engine, make_session_factory
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
 from decisionflow.participation import PublicParticipation
-from decisionflow.tokens import ApiTokens
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.service import DecisionService
+from decisionflow.tokens import ApiTokens
 
 
 @dataclass
