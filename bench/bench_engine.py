@@ -46,8 +46,8 @@ from decisionflow.bootstrap import Parts, build
 from decisionflow.db import make_engine
 from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, take_step
 from decisionflow.migrate import upgrade
-from decisionflow.models import Department, User
-from decisionflow.roles import Role
+from decisionflow.models import Department, ExpertProfile, User
+from decisionflow.roles import ACCOUNT_ROLES, Role
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -150,10 +150,15 @@ def seed_people(parts: Parts) -> dict[Role, Actor]:
                 password_hash="not-used-by-the-bench",
                 department_id=housing.id if role in (Role.STAFF, Role.EXECUTOR) else office.id,
             )
-            for role in Role
+            for role in ACCOUNT_ROLES
         ]
         session.add_all(users)
         session.flush()
+        session.add_all(
+            ExpertProfile(user_id=u.id, fields="bench", declared_interests=[])
+            for u in users
+            if u.role == Role.EXPERT
+        )
         return {Role(u.role): Actor.of(u) for u in users}
 
 

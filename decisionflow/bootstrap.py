@@ -18,6 +18,7 @@ from decisionflow.db import is_sqlite, make_engine, make_session_factory
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
 from decisionflow.participation import PublicParticipation
+from decisionflow.registers import Registers
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.service import DecisionService
 from decisionflow.tokens import ApiTokens
@@ -37,6 +38,7 @@ class Parts:
     admin: AdminService
     participation: PublicParticipation
     tokens: ApiTokens
+    registers: Registers
 
     def upgrade_database(self) -> None:
         """Apply every pending migration."""
@@ -82,6 +84,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         decisions=decisions,
         admin=AdminService(sessions, clock),
         tokens=ApiTokens(sessions, clock),
+        registers=Registers(sessions, clock),
         participation=PublicParticipation(
             sessions, registry, secret=settings.secret_key, timezone=settings.timezone, clock=clock
         ),

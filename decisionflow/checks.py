@@ -63,14 +63,19 @@ class _Checker:
             self.fail("public_comments.branch", f"unknown branch '{spec.branch}'")
             return
         if spec.state not in {s.name for s in branch.states}:
-            self.fail("public_comments.state", f"branch '{spec.branch}' has no state '{spec.state}'")
+            self.fail(
+                "public_comments.state", f"branch '{spec.branch}' has no state '{spec.state}'"
+            )
         for key in ("deadline", "explanation"):
             ref = getattr(spec, key)
             fields = self.record_fields.get(ref.record)
             if fields is None:
                 self.fail(f"public_comments.{key}.record", f"unknown record '{ref.record}'")
             elif ref.field not in fields:
-                self.fail(f"public_comments.{key}.field", f"record '{ref.record}' has no field '{ref.field}'")
+                self.fail(
+                    f"public_comments.{key}.field",
+                    f"record '{ref.record}' has no field '{ref.field}'",
+                )
 
     def check_parameters(self) -> None:
         """A local overlay may raise a statutory number, never lower it below the law."""
@@ -132,6 +137,15 @@ class _Checker:
             if t.dest not in states:
                 self.fail(f"{here}.dest", f"unknown state '{t.dest}'{self.known(states)}")
             self.check_roles(t.roles, f"{here}.roles")
+            if t.numbering is not None:
+                spec = t.fields.get(t.numbering.field)
+                if spec is None or spec.type != "text" or spec.required:
+                    self.fail(
+                        f"{here}.numbering.field",
+                        "must name an optional text field of this transition: the service fills it",
+                    )
+                if "{year}" not in t.numbering.format:
+                    self.fail(f"{here}.numbering.format", "must contain {year} and {n}")
             self.check_condition(t.when, f"{here}.when")
             self.check_fields(t.fields, f"{here}.fields")
             for k, ref in enumerate(t.guards):
@@ -215,6 +229,21 @@ class _Checker:
                     f"'{field}' is a {spec.type} field",
                 )
 
+        reason = ref.params.get("reason_field")
+        if "reason_field" in ref.params and (not isinstance(reason, str) or reason not in t.fields):
+            self.fail(
+                f"{path}.params.reason_field",
+                f"this transition has no field {reason!r}{self.known(t.fields)}",
+            )
+        for k, item in enumerate(ref.params.get("records") or []):
+            named = item.get("record") if isinstance(item, dict) else None
+            fields = self.record_fields.get(named) if isinstance(named, str) else None
+            if fields is None or item.get("field") not in fields:
+                self.fail(
+                    f"{path}.params.records[{k}]",
+                    f"must name a record and one of its fields, got {item!r}",
+                )
+
     def check_routes(self, transitions: Sequence[TransitionSpec], path: str) -> None:
         """Routes of one trigger declare the same fields, since one form serves them all."""
         first: dict[str, tuple[int, TransitionSpec]] = {}
@@ -242,7 +271,10 @@ class _Checker:
     def check_roles(self, roles: Sequence[Role], path: str) -> None:
         for k, role in enumerate(roles):
             if role is Role.PUBLIC:
-                self.fail(f"{path}[{k}]", "the public has no account and acts only through the portal; name a user role")
+                self.fail(
+                    f"{path}[{k}]",
+                    "the public has no account and acts only through the portal; name a user role",
+                )
 
     def check_fields(self, fields: dict[str, FieldSpec], path: str) -> None:
         for name, spec in fields.items():
@@ -253,11 +285,16 @@ class _Checker:
             if spec.assigns is not None and spec.type != "users":
                 # the service assigns each listed user id: only a `users` value is a list
                 self.fail(f"{path}.{name}.assigns", "only a users field assigns a role")
+            if spec.sets is not None and spec.type != "department":
+                self.fail(f"{path}.{name}.sets", "only a department field sets a unit")
             if spec.minimum is not None and spec.type != "int":
                 self.fail(f"{path}.{name}.minimum", "only an int field has a minimum")
             for choice in spec.choice_labels:
                 if choice not in spec.choices:
-                    self.fail(f"{path}.{name}.choice_labels.{choice}", f"'{choice}' is not one of the choices")
+                    self.fail(
+                        f"{path}.{name}.choice_labels.{choice}",
+                        f"'{choice}' is not one of the choices",
+                    )
 
     def check_triggers_unique(self) -> None:
         """A trigger belongs to the main line or to one branch, never to both."""
@@ -307,6 +344,7 @@ class _Checker:
                             f"{path}[{i}].requires[{k}].record",
                             f"unknown record '{req.record}'{self.known(self.d.records)}",
                         )
+                    self.check_condition(req.when, f"{path}[{i}].requires[{k}].when")
                 for j, branch in enumerate(state.branches):
                     walk(branch.states, f"{path}[{i}].branches[{j}].states")
 

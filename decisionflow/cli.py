@@ -16,9 +16,21 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from config import ConfigError, load_settings
 from decisionflow.accounts import SYSTEM
 from decisionflow.bootstrap import Parts, build
-from decisionflow.definitions import DefinitionError, definition_files, load_definition
+from decisionflow.definitions import (
+    Definition,
+    DefinitionError,
+    definition_files,
+    load_definition,
+)
 from decisionflow.errors import DecisionFlowError
 from decisionflow.graph import mermaid
+from decisionflow.overlays import (
+    apply_overlay,
+    check_base,
+    file_name,
+    load_overlay,
+    overlay_files,
+)
 from decisionflow.roles import ACCOUNT_ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,7 +103,7 @@ def workflows() -> None:
     "--folder", type=click.Path(path_type=Path, file_okay=False), help="Definitions folder."
 )
 def workflows_check(folder: Path | None) -> None:
-    """Validate every definition file; exit 1 naming each faulty one."""
+    """Validate every definition file and every overlay (on its base); exit 1 naming each faulty one."""
     try:
         folder = folder or load_settings().workflows_path
     except ConfigError as err:
@@ -100,19 +112,44 @@ def workflows_check(folder: Path | None) -> None:
     if not files:
         raise click.ClickException(f"no definition files (*.yaml) in {folder}")
     failed = 0
+    loaded: dict[str, Definition] = {}
     for path in files:
         try:
             definition = load_definition(path)
+            check_base(definition, file=path.name)
+        except DefinitionError as err:
+            failed += 1
+            click.echo(f"FAIL {err}", err=True)
+        else:
+            newest = loaded.get(definition.procedure)
+            if newest is None or newest.version < definition.version:
+                loaded[definition.procedure] = definition
+            click.echo(
+                f"ok   {path.name}: {definition.procedure} v{definition.version}, "
+                f"{len(definition.states)} states, {len(definition.triggers)} actions"
+            )
+    extras = overlay_files(folder)
+    for path in extras:
+        try:
+            overlay = load_overlay(path)
+            base = loaded.get(overlay.base)
+            if base is None:
+                known = ", ".join(sorted(loaded))
+                raise DefinitionError(
+                    file_name(path), "base", f"unknown procedure '{overlay.base}' (known: {known})"
+                )
+            merged = apply_overlay(base, overlay, file=file_name(path))
         except DefinitionError as err:
             failed += 1
             click.echo(f"FAIL {err}", err=True)
         else:
             click.echo(
-                f"ok   {path.name}: {definition.procedure} v{definition.version}, "
-                f"{len(definition.states)} states, {len(definition.triggers)} actions"
+                f"ok   {file_name(path)}: {overlay.overlay} v{overlay.version} on "
+                f"{base.procedure} v{base.version}, {len(merged.records)} records"
             )
     if failed:
-        raise click.ClickException(f"{failed} of {len(files)} definition files are invalid")
+        total = len(files) + len(extras)
+        raise click.ClickException(f"{failed} of {total} definition and overlay files are invalid")
 
 
 @workflows.command("graph")

@@ -25,7 +25,9 @@ from pydantic_core import ErrorDetails
 
 from decisionflow.roles import Role
 
-FieldType = Literal["text", "date", "datetime", "choice", "bool", "int", "user", "users"]
+FieldType = Literal[
+    "text", "date", "datetime", "choice", "bool", "int", "user", "users", "department"
+]
 Unit = Literal["calendar_days", "working_days"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Article = Annotated[str, Field(min_length=3, max_length=120)]
@@ -82,6 +84,8 @@ class FieldSpec(_Frozen):
     assigns: Role | None = None
     #: how each choice reads, in both languages (a choice without one shows as written)
     choice_labels: dict[str, Text] = Field(default_factory=dict)
+    #: a `department` field that names the decision's executing unit (Art 34)
+    sets: Literal["executing_unit"] | None = None
 
 
 class Condition(_Frozen):
@@ -122,6 +126,8 @@ class Requirement(_Frozen):
     min_count: StrictInt = Field(default=1, ge=1)
     #: count only records made since the state was last entered (e.g. a new draft after a loop)
     since_entry: StrictBool = False
+    #: required only when the decision's flags say so (e.g. a fair competition review, Art 30)
+    when: Condition | None = None
 
 
 class GuardRef(_Frozen):
@@ -154,6 +160,20 @@ class TimeRule(_Frozen):
     waiver: Waiver | None = None
 
 
+class Signature(_Frozen):
+    """A move or record that its author signs by re-entering the password, over the current draft."""
+
+    article: Article
+
+
+class Numbering(_Frozen):
+    """A unified number the service issues into a field, e.g. 锦新政规〔{year}〕{n}号."""
+
+    field: Name
+    format: str = Field(pattern=r"\{n\}")
+    article: Article
+
+
 class TransitionSpec(_Frozen):
     """A move from one state to another, fired by a named trigger."""
 
@@ -170,6 +190,14 @@ class TransitionSpec(_Frozen):
     when: Condition | None = None
     #: leave without the source state's required records (withdrawal, termination)
     skip_requirements: StrictBool = False
+    #: the actor signs the move (re-entering the password), bound to the draft's SHA-256
+    signature: Signature | None = None
+    #: the service issues a unified number into one of the record's fields
+    numbering: Numbering | None = None
+    #: keep an account of the procedure followed so far with the move (Art 26)
+    attach_account: StrictBool = False
+    #: the move opens a new decision that re-runs the full procedure, linked to this one (Art 37)
+    opens_successor: StrictBool = False
 
     @field_validator("source", mode="before")
     @classmethod
@@ -210,6 +238,8 @@ class RecordSpec(_Frozen):
     allowed_in: tuple[str, ...] = ()
     #: "draft" records are stored as draft versions with their SHA-256
     storage: Literal["record", "draft"] = "record"
+    #: the author signs the record (re-entering the password), bound to the draft's SHA-256
+    signature: Signature | None = None
 
 
 class RecordField(_Frozen):
@@ -244,6 +274,8 @@ class Definition(_Frozen):
     public_comments: PublicComments | None = None
     #: SHA-256 of the source text, set by the loader
     digest: str = ""
+    #: the local overlay merged in ("liaoning@1"), set by decisionflow.overlays; None: national
+    overlay: str | None = None
 
     # -- lookups used by the machine and the service -------------------------------------
     @property

@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from decisionflow.guards import DecisionFacts, RecordFact
-from decisionflow.models import Decision, StepRecord
+from decisionflow.models import Decision, PublicComment, StepRecord
+
+# Built once and reused: a reused statement keeps its compiled form (see positions.save).
+_KINDS = select(StepRecord.kind, StepRecord.created_at).where(
+    StepRecord.decision_id == bindparam("decision_id")
+)
 
 
 class SqlRecordFacts:
@@ -19,19 +24,18 @@ class SqlRecordFacts:
         self._session = session
         self._decision_id = decision_id
         self._latest: dict[str, RecordFact | None] = {}
-        self._counts: dict[tuple[str, datetime | None], int] = {}
+        self._times: dict[str, list[datetime]] | None = None
 
     def count(self, kind: str, *, since: datetime | None = None) -> int:
         """How many records of a kind (made at or after `since`)."""
-        key = (kind, since)
-        if key not in self._counts:
-            query = select(func.count()).where(
-                StepRecord.decision_id == self._decision_id, StepRecord.kind == kind
-            )
-            if since is not None:
-                query = query.where(StepRecord.created_at >= since)
-            self._counts[key] = self._session.execute(query).scalar_one()
-        return self._counts[key]
+        if self._times is None:
+            # One query answers every count a move asks (a stage may require several kinds).
+            self._times = {}
+            rows = self._session.connection().execute(_KINDS, {"decision_id": self._decision_id})
+            for row_kind, created_at in rows:
+                self._times.setdefault(row_kind, []).append(created_at)
+        times = self._times.get(kind, [])
+        return len(times) if since is None else sum(1 for t in times if t >= since)
 
     def latest(self, kind: str) -> RecordFact | None:
         """The newest record of a kind, if any."""
@@ -47,10 +51,34 @@ class SqlRecordFacts:
             )
         return self._latest[kind]
 
+    def every(self, kind: str, *, since: datetime | None = None) -> list[RecordFact]:
+        """Every record of a kind (made at or after `since`), oldest first."""
+        query = (
+            select(StepRecord.data, StepRecord.created_at, StepRecord.created_by)
+            .where(StepRecord.decision_id == self._decision_id, StepRecord.kind == kind)
+            .order_by(StepRecord.id)
+        )
+        if since is not None:
+            query = query.where(StepRecord.created_at >= since)
+        return [
+            RecordFact(kind, r.data, r.created_at, r.created_by)
+            for r in self._session.execute(query)
+        ]
+
+    def undisposed_comments(self) -> int:
+        """How many public comments in the record (not held, not rejected) await a disposition."""
+        return self._session.execute(
+            select(func.count()).where(
+                PublicComment.decision_id == self._decision_id,
+                PublicComment.status == "received",
+                PublicComment.disposition.is_(None),
+            )
+        ).scalar_one()
+
     def forget(self) -> None:
         """Drop cached answers after a record is added."""
         self._latest.clear()
-        self._counts.clear()
+        self._times = None
 
 
 def branch_positions(decision: Decision) -> tuple[dict[str, str], dict[str, datetime]]:

@@ -32,6 +32,14 @@ class RecordFacts(Protocol):
         """The newest record of a kind, if any."""
         ...
 
+    def every(self, kind: str, *, since: datetime | None = None) -> list[RecordFact]:
+        """Every record of a kind (made at or after `since`), oldest first."""
+        ...
+
+    def undisposed_comments(self) -> int:
+        """How many public comments in the record still await a disposition."""
+        ...
+
 
 @dataclass(frozen=True)
 class DecisionFacts:
@@ -237,3 +245,109 @@ def payload_date_not_past(decision: DecisionFacts, ctx: GuardContext) -> bool:
     """A date given in the payload is today or later."""
     value = ctx.payload.get(ctx.params["field"])
     return value is None or value >= ctx.today
+
+
+@guard(
+    "signature_covers_current_draft",
+    zh="“{record}”签署于草案第 {signed} 版，其后草案已修改为第 {current} 版：须重新审查",
+    en="The '{record}' was signed over draft v{signed}; the draft is now v{current}: a new review is required",
+    params=("record",),
+    details=lambda decision, ctx: _signed_versions(decision, ctx),
+)
+def signature_covers_current_draft(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """The newest signed record of a kind was signed over the draft version in force now."""
+    signed = decision.records.latest(ctx.params["record"])
+    draft = decision.records.latest("draft_version")
+    if signed is None or draft is None:
+        return False
+    signature = signed.data.get("signature") or {}
+    return bool(signature.get("draft_sha256")) and signature.get("draft_sha256") == draft.data.get(
+        "sha256"
+    )
+
+
+def _signed_versions(
+    decision: DecisionFacts, ctx: GuardContext
+) -> tuple[dict[str, str], dict[str, str]]:
+    signed = decision.records.latest(ctx.params["record"])
+    draft = decision.records.latest("draft_version")
+    signature = (signed.data.get("signature") if signed else None) or {}
+    spec = ctx.definition.records.get(ctx.params["record"])
+    values = {
+        "signed": str(signature.get("draft_number", "—")),
+        "current": str(draft.data.get("number", "—")) if draft else "—",
+    }
+    label = spec.label if spec else None
+    return (
+        {**values, "record": label.zh if label else ctx.params["record"]},
+        {**values, "record": label.en if label else ctx.params["record"]},
+    )
+
+
+def _majority(decision: DecisionFacts, ctx: GuardContext) -> str | None:
+    """The position most members took in this stage's opinions, or None on a tie."""
+    positions: dict[str, int] = {}
+    for fact in decision.records.every(ctx.params["record"], since=decision.entered_at):
+        value = str(fact.data.get(ctx.params["field"], ""))
+        positions[value] = positions.get(value, 0) + 1
+    counted = sorted(((n, v) for v, n in positions.items() if v != "abstain"), reverse=True)
+    if not counted or (len(counted) > 1 and counted[0][0] == counted[1][0]):
+        return None
+    return counted[0][1]
+
+
+@guard(
+    "departure_explained",
+    zh="行政首长的决定与多数人意见不一致，须说明理由（“{reason_field}”）",
+    en="The chief's decision departs from the majority of members; the reasons must be stated ({reason_field})",
+    params=("record", "field", "expects", "reason_field"),
+)
+def departure_explained(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """A chief deciding against the members' majority gives the reasons (Art 30)."""
+    majority = _majority(decision, ctx)
+    departs = majority is not None and majority != ctx.params["expects"]
+    return not departs or bool(str(ctx.payload.get(ctx.params["reason_field"]) or "").strip())
+
+
+@guard(
+    "all_comments_disposed",
+    zh="尚有 {pending} 条公众意见未作出采纳处理（采纳、部分采纳或不采纳并说明理由）",
+    en="{pending} public comment(s) still await a disposition (adopted, partly adopted or not adopted, with reasons)",
+    details=lambda decision, ctx: (
+        {"pending": str(decision.records.undisposed_comments())},
+        {"pending": str(decision.records.undisposed_comments())},
+    ),
+)
+def all_comments_disposed(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """Every public comment received has its disposition (Art 15)."""
+    return decision.records.undisposed_comments() == 0
+
+
+@guard(
+    "differs_from_records",
+    zh="“{field}”不得是曾承担决策前主要论证、评估工作的单位（{others}）",
+    en="'{field}' may not be a unit that did the main pre-decision argumentation or assessment ({others})",
+    params=("field", "records"),
+    details=lambda decision, ctx: (
+        {"others": "、".join(_named_units(decision, ctx))},
+        {"others": ", ".join(_named_units(decision, ctx))},
+    ),
+)
+def differs_from_records(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """A payload field names none of the units named in earlier records (Art 36 independence)."""
+    value = _norm(ctx.payload.get(ctx.params["field"]))
+    return not value or value not in {_norm(name) for name in _named_units(decision, ctx)}
+
+
+def _named_units(decision: DecisionFacts, ctx: GuardContext) -> list[str]:
+    names: list[str] = []
+    for ref in ctx.params["records"]:
+        for fact in decision.records.every(ref["record"]):
+            value = str(fact.data.get(ref["field"]) or "").strip()
+            if value and value not in names:
+                names.append(value)
+    return names
+
+
+def _norm(value: Any) -> str:
+    return "".join(str(value or "").split()).casefold()

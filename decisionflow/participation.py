@@ -193,6 +193,13 @@ class PublicParticipation:
                 errors["name"] = ("不能超过 100 字", "must be at most 100 characters")
             if len(contact) > 200:
                 errors["contact"] = ("不能超过 200 字", "must be at most 200 characters")
+            for field, value in (("text", text), ("name", name), ("contact", contact)):
+                # PostgreSQL refuses NUL in text; no person types a control character anyway.
+                if field not in errors and _has_control(value):
+                    errors[field] = (
+                        "含有不可见的控制字符",
+                        "contains invisible control characters",
+                    )
             if errors:
                 raise InvalidInput(
                     zh="意见未能提交", en="The comment was not submitted", fields=errors
@@ -273,6 +280,11 @@ class PublicParticipation:
                 .order_by(PublicComment.id)
             )
         )
+
+
+def _has_control(value: str) -> bool:
+    """Whether text holds a control character other than tab and line breaks."""
+    return any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value)
 
 
 def _check_handler(actor: Actor, decision: Decision) -> None:

@@ -43,9 +43,17 @@ def _is_user_id(number: int) -> bool:
 
 def _clean(name: str, spec: FieldSpec, value: Any) -> Any:
     """One field's value in its proper type, or ValueError with a (zh, en) message."""
+    if spec.type == "department":
+        # a department's code; whether it exists is the service's question
+        if not isinstance(value, str) or not value.strip() or len(value) > 32:
+            raise ValueError(("应为单位代码", "must be a department code"))
+        return value.strip()
     if spec.type == "text":
         if not isinstance(value, str):
             raise ValueError(("应为文字", "must be text"))
+        if "\x00" in value:
+            # PostgreSQL refuses NUL in text; no clerk types one on purpose
+            raise ValueError(("含有不允许的字符", "contains a character that is not allowed"))
         value = value.strip()
         if len(value) > spec.max_length:
             raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -24,6 +24,10 @@ from decisionflow.models import (
 from decisionflow.roles import ROLE_SCOPES, Scope
 
 MAX_PAGE_SIZE = 100
+#: the largest row id (ids are 32-bit INTEGER columns); a larger number names no row
+MAX_ID = 2**31 - 1
+#: no list has more pages than this; a larger page number would overflow the row offset
+MAX_PAGE = 10**9
 
 
 @dataclass(frozen=True)
@@ -63,14 +67,23 @@ def visible_to(actor: Actor) -> Any:
     )
 
 
-def _paged(session: Session, query: Select[Unpack[tuple[Any, ...]]], page: int, per_page: int, *, scalars: bool = False) -> Page:
+def _paged(
+    session: Session,
+    query: Select[*tuple[Any, ...]],
+    page: int,
+    per_page: int,
+    *,
+    scalars: bool = False,
+) -> Page:
     per_page = max(1, min(per_page, MAX_PAGE_SIZE))
-    page = max(1, page)
+    page = max(1, min(page, MAX_PAGE))
     total = session.execute(
         select(func.count()).select_from(query.order_by(None).subquery())
     ).scalar_one()
     limited = query.limit(per_page).offset((page - 1) * per_page)
-    rows: list[Any] = list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
+    rows: list[Any] = (
+        list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
+    )
     return Page(items=rows, page=page, per_page=per_page, total=total)
 
 
@@ -208,7 +221,9 @@ def audit_page(
     """Audit events, newest first, filtered by decision, actor, action and time."""
     query = select(AuditEvent).order_by(AuditEvent.seq.desc())
     if decision_id is not None:
-        query = query.where(AuditEvent.decision_id == decision_id)
+        # A number beyond any id matches nothing (and would overflow the database's integer).
+        known = 1 <= decision_id <= MAX_ID
+        query = query.where(AuditEvent.decision_id == decision_id if known else false())
     if actor:
         query = query.where(AuditEvent.actor_username == actor)
     if action:

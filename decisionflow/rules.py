@@ -44,6 +44,8 @@ def requirements_unmet(move: Move, source: StateSpec) -> list[Unmet]:
         else move.decision.entered_at
     )
     for req in source.requires:
+        if req.when is not None and not req.when.holds(dict(move.decision.flags)):
+            continue  # a conditional requirement the decision's flags do not switch on
         spec = move.context.definition.records[req.record]
         have = records.count(req.record, since=entered if req.since_entry else None)
         if have < req.min_count:

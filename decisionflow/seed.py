@@ -101,6 +101,7 @@ def seed_demo(parts: Parts) -> DemoSummary:
                 department=department,
             )
         actors = _actors(demo)
+        demo.registers.enrol_expert(SYSTEM, username="expert", fields="土地管理、社会稳定风险评估")
         clerks = {"housing": actors["clerk"], "natres": actors["clerk2"], "health": actors["clerk"]}
         planned = []
         for title, unit, category, last in DECISIONS:

@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from decisionflow import positions, refusals
+from decisionflow import effects, positions, refusals
 from decisionflow.accounts import Actor
 from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import LegalCalendar
-from decisionflow.definitions import BranchSpec, Definition
+from decisionflow.definitions import BranchSpec, Definition, TransitionSpec
 from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet
 from decisionflow.facts import DecisionFacts, branch_positions, facts_of
 from decisionflow.guards import GuardContext
 from decisionflow.machine import Position
-from decisionflow.models import Attachment, Decision, DecisionCoUnit, StepRecord, utcnow
+from decisionflow.models import Attachment, Decision, DecisionCoUnit, utcnow
 from decisionflow.payload import to_json, validate_payload
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.roles import ROLE_SCOPES, Permission, Scope, has_permission
@@ -62,12 +62,15 @@ class DecisionService:
         co_units: Sequence[str] = (),
         executing_unit: str | None = None,
         origin: str = "",
+        overlay: str | None = None,
     ) -> DecisionView:
-        """Open a new decision at its procedure's first stage."""
+        """Open a new decision at its procedure's first stage (under local rules, if named)."""
         flags = dict(flags or {})
         payload: dict[str, Any] = {"title": title, "category": category, "flags": flags}
         payload |= {"procedure": procedure, "undertaking_unit": undertaking_unit}
         payload |= {"co_units": list(co_units), "executing_unit": executing_unit}
+        if overlay is not None:
+            payload["overlay"] = overlay
         attempt = Attempt(actor, "create_decision", payload=payload, origin=origin)
 
         def work(session: Session, attempt: Attempt, now: datetime) -> DecisionView:
@@ -76,6 +79,15 @@ class DecisionService:
                     zh="您的角色不能提出决策建议", en="Your role cannot propose decisions"
                 )
             definition = positions.in_force(self.registry, procedure)
+            if overlay is not None:
+                try:  # the newest version of the local rules, kept with the decision from now on
+                    definition = self.registry.current(procedure, overlay=overlay)
+                except KeyError:
+                    raise InvalidInput(
+                        zh=f"没有适用于“{procedure}”的地方规定“{overlay}”",
+                        en=f"No local rules '{overlay}' for '{procedure}'",
+                        fields={"overlay": ("没有此地方规定", "no such local rules")},
+                    ) from None
             unit, co, executor = positions.check_new_decision(
                 session,
                 definition,
@@ -107,6 +119,7 @@ class DecisionService:
                 created_by=actor.id,
                 created_at=now,
                 updated_at=now,
+                overlay=definition.overlay,
             )
             decision.branch_states = positions.enter_branches(
                 definition, decision, initial.name, now
@@ -129,8 +142,12 @@ class DecisionService:
         *,
         expected_version: int | None = None,
         origin: str = "",
+        password: str | None = None,
     ) -> DecisionView:
-        """Move a decision by a trigger, if the actor may and the law's conditions hold."""
+        """Move a decision by a trigger, if the actor may and the law's conditions hold.
+
+        A move the definition has signed takes the actor's `password`, never kept or audited.
+        """
         attempt = Attempt(actor, trigger, decision_id, dict(payload or {}), origin)
 
         def work(session: Session, attempt: Attempt, now: datetime) -> DecisionView:
@@ -155,24 +172,33 @@ class DecisionService:
                     en=f"Cannot '{route.label.en}' yet",
                     unmet=move.unmet,
                 )
+            data = self._effects(session, actor, decision, route, clean, password, now)
             main_state = decision.state
             positions.apply_move(definition, decision, branch, position.state, now)
-            record = StepRecord(
+            if route.opens_successor:
+                successor = effects.open_successor(
+                    session, decision, definition.initial_state.name, now
+                )
+                successor.branch_states = positions.enter_branches(
+                    definition, successor, successor.state, now
+                )
+                data["successor_id"] = successor.id
+            record_id = positions.insert_record(
+                session,
                 decision_id=decision.id,
                 kind=trigger,
-                data=to_json(clean),
+                data=data,
                 state=main_state,
                 branch=branch.name if branch else None,
                 created_by=actor.id,
                 created_at=now,
             )
-            session.add(record)
-            positions.assign_people(session, decision.id, route.fields, clean)
-            session.flush()
+            positions.assign_people(session, decision, route.fields, clean)
+            positions.save(session, decision, now)
             states, _ = branch_positions(decision)
             moved = branch.name if branch and branch.name in states else None
             attempt.state_after = position_text(decision.state, states, moved)
-            attempt.detail = {"record_id": record.id, "version": decision.version}
+            attempt.detail = {"record_id": record_id, "version": decision.version}
             return DecisionView.of(decision, definition)
 
         return self.door.run(attempt, work)
@@ -186,8 +212,12 @@ class DecisionService:
         *,
         expected_version: int | None = None,
         origin: str = "",
+        password: str | None = None,
     ) -> RecordView:
-        """Add a record the procedure keeps (a draft version, an opinion, a report)."""
+        """Add a record the procedure keeps (a draft version, an opinion, a report).
+
+        A record the definition has signed takes the author's `password`, never kept or audited.
+        """
         attempt = Attempt(actor, f"record:{kind}", decision_id, dict(payload or {}), origin)
 
         def work(session: Session, attempt: Attempt, now: datetime) -> RecordView:
@@ -218,20 +248,29 @@ class DecisionService:
             clean = to_json(validate_payload(spec.fields, payload))
             if spec.storage == "draft":
                 clean = positions.store_draft(session, decision.id, clean, actor, now)
-            record = StepRecord(
+            if spec.signature is not None:
+                clean["signature"] = effects.sign(
+                    session,
+                    actor,
+                    password,
+                    decision_id=decision.id,
+                    spec=spec.signature,
+                    content=clean,
+                    now=now,
+                )
+            record_id = positions.insert_record(
+                session,
                 decision_id=decision.id,
                 kind=kind,
                 data=clean,
                 state=decision.state,
-                branch=None,
+                branch=positions.branch_of_record(decision, spec.allowed_in),
                 created_by=actor.id,
                 created_at=now,
             )
-            session.add(record)
-            positions.touch(decision, now)  # a new record changes the decision: raise its version
-            session.flush()
-            attempt.detail = {"record_id": record.id, "version": decision.version}
-            return RecordView(record.id, decision.id, kind, clean, now, decision.version)
+            positions.save(session, decision, now)  # a new record changes the decision
+            attempt.detail = {"record_id": record_id, "version": decision.version}
+            return RecordView(record_id, decision.id, kind, clean, now, decision.version)
 
         return self.door.run(attempt, work)
 
@@ -268,8 +307,8 @@ class DecisionService:
                 created_at=now,
             )
             session.add(row)
-            positions.touch(decision, now)
             session.flush()
+            positions.save(session, decision, now)
             attempt.detail = {"attachment_id": row.id, "version": decision.version}
             return AttachmentView(row.id, decision.id, filename, content_type, len(data), sha256)
 
@@ -309,18 +348,53 @@ class DecisionService:
         attempt: Attempt | None,
         expected_version: int | None,
     ) -> tuple[Decision, Definition]:
-        decision = session.get(Decision, decision_id)
+        # A number beyond the id column's range names no decision (and would overflow SQLite).
+        decision = positions.load(session, decision_id) if 1 <= decision_id <= 2**31 - 1 else None
         if decision is None:
             raise NotFound(
                 zh=f"没有编号为 {decision_id} 的决策", en=f"No decision number {decision_id}"
             )
-        definition = self.registry.get(decision.procedure, decision.definition_version, session)
+        definition = self.registry.get(
+            decision.procedure, decision.definition_version, session, overlay=decision.overlay
+        )
         if attempt is not None:
             attempt.state_before = decision.state
         positions.check_scope(session, actor, decision)
         if expected_version is not None and expected_version != decision.version:
             raise refusals.stale()
         return decision, definition
+
+    def _effects(
+        self,
+        session: Session,
+        actor: Actor,
+        decision: Decision,
+        route: TransitionSpec,
+        clean: Mapping[str, Any],
+        password: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The move's record: its payload, plus what the move itself issues or signs."""
+        data = to_json(clean)
+        effects.set_units(session, decision, route.fields, clean)
+        if route.numbering is not None:
+            year = now.astimezone(self.timezone).year
+            data[route.numbering.field] = effects.issue_number(
+                session, decision.procedure, route.numbering, year
+            )
+        if route.attach_account:
+            data["procedure_account"] = effects.procedure_account(session, decision.id)
+        if route.signature is not None:
+            data["signature"] = effects.sign(
+                session,
+                actor,
+                password,
+                decision_id=decision.id,
+                spec=route.signature,
+                content=data,
+                now=now,
+            )
+        return data
 
     def _move(
         self,

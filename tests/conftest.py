@@ -21,7 +21,7 @@ from decisionflow.accounts import Actor, hash_password
 from decisionflow.bootstrap import Parts, build
 from decisionflow.db import make_engine
 from decisionflow.migrate import upgrade
-from decisionflow.models import Base, Department, User
+from decisionflow.models import Base, Department, ExpertProfile, User
 from decisionflow.roles import ACCOUNT_ROLES, Role
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -224,6 +224,14 @@ def make_people(parts: Parts, password_hash: str) -> People:
         ]
         session.add_all(users)
         session.flush()
+        # Every expert is in the expert pool, with no declared interest (Art 20).
+        session.add_all(
+            ExpertProfile(
+                user_id=u.id, fields="土地管理、社会稳定", status="active", declared_interests=[]
+            )
+            for u in users
+            if u.role == "expert"
+        )
         actors = {u.username: Actor.of(u) for u in users}
     return People(
         by_role={role: actors[f"{role.value}_a"] for role in ACCOUNT_ROLES},

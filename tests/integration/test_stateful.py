@@ -41,10 +41,11 @@ from decisionflow.models import (
     DecisionAssignment,
     Department,
     DraftVersion,
+    ExpertProfile,
     StepRecord,
     User,
 )
-from decisionflow.roles import ROLE_SCOPES, Role, Scope
+from decisionflow.roles import ACCOUNT_ROLES, ROLE_SCOPES, Role, Scope
 from decisionflow.rules import flags_route, state_of
 from decisionflow.views import position_text
 from tests.conftest import PASSWORD, Clock, People, settings_for
@@ -101,7 +102,7 @@ def _add_people(parts: Parts) -> dict[str, Actor]:
                 department_id=unit.id,
             )
             for unit in units
-            for role in Role
+            for role in ACCOUNT_ROLES
         ]
         users.append(
             User(
@@ -114,6 +115,12 @@ def _add_people(parts: Parts) -> dict[str, Actor]:
         )
         session.add_all(users)
         session.flush()
+        # Every expert is in the pool, with no declared interest (Art 20).
+        session.add_all(
+            ExpertProfile(user_id=u.id, fields="law", status="active", declared_interests=[])
+            for u in users
+            if u.role == "expert"
+        )
         return {u.username: Actor.of(u) for u in users}
 
 

@@ -494,7 +494,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         lambda d: d.update(author="someone"),
         "author",
         "unknown key; allowed here: procedure, version, title, basis, flags, parameters, "
-        "records, states, transitions, public_comments",
+        "records, states, transitions, public_comments, overlay",
     ),
     (
         "wrong type: text for a number",
@@ -571,8 +571,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "unknown field type",
         lambda d: d["transitions"][0]["fields"]["deadline"].update(type="day"),
         "transitions[0].fields.deadline.type",
-        "should be 'text', 'date', 'datetime', 'choice', 'bool', 'int', 'user' or 'users', "
-        "got the text 'day'",
+        "should be 'text', 'date', 'datetime', 'choice', 'bool', 'int', 'user', 'users' or "
+        "'department', got the text 'day'",
     ),
     (
         "time rule days neither number nor name",
@@ -698,8 +698,9 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "unknown guard",
         lambda d: d["transitions"][1]["guards"][0].update(name="all_branches_done"),
         "transitions[1].guards[0].name",
-        "unknown guard 'all_branches_done' (known: payload_date_not_past, record_field_equals, "
-        "record_field_not_equals, required_branches_complete)",
+        "unknown guard 'all_branches_done' (known: all_comments_disposed, departure_explained, "
+        "differs_from_records, payload_date_not_past, record_field_equals, "
+        "record_field_not_equals, required_branches_complete, signature_covers_current_draft)",
     ),
     (
         "guard parameter missing",

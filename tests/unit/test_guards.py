@@ -55,6 +55,16 @@ class FakeRecords:
         """The newest record of a kind."""
         return next((f for f in reversed(self.facts) if f.kind == kind), None)
 
+    def every(self, kind: str, *, since: datetime | None = None) -> list[RecordFact]:
+        """Every record of a kind (made at or after `since`), oldest first."""
+        return [
+            f for f in self.facts if f.kind == kind and (since is None or f.created_at >= since)
+        ]
+
+    def undisposed_comments(self) -> int:
+        """Comments awaiting a disposition: kept as records of kind `comment` without one."""
+        return sum(1 for f in self.facts if f.kind == "comment" and not f.data.get("disposition"))
+
 
 def decision(
     state: str = "argumentation",
@@ -120,10 +130,14 @@ def holds(name: str, facts: DecisionFacts, ctx: GuardContext) -> bool:
 def test_the_registry_holds_exactly_the_tested_guards() -> None:
     """A new guard must get tests here before a definition can rely on it."""
     assert sorted(REGISTRY) == [
+        "all_comments_disposed",
+        "departure_explained",
+        "differs_from_records",
         "payload_date_not_past",
         "record_field_equals",
         "record_field_not_equals",
         "required_branches_complete",
+        "signature_covers_current_draft",
     ]
     assert REGISTRY["record_field_equals"].params == {"record", "field", "value"}
     assert REGISTRY["payload_date_not_past"].field_type == "date"
@@ -559,3 +573,106 @@ def test_every_rule_is_reported_together() -> None:
         ("required_branches_complete", "Art 25"),
         ("field_min_ahead:requested_completion_date", "Art 27"),
     ]
+
+
+# -- the guards of the complete procedure -------------------------------------------------
+
+
+def test_a_legality_opinion_counts_only_over_the_draft_in_force():
+    """An opinion signed over v1 no longer covers the decision once v2 exists (Art 28)."""
+    signed_v1 = {"draft_number": 1, "draft_sha256": "a" * 64}
+    records = (
+        FakeRecords()
+        .add("draft_version", at("2026-03-01"), number=1, sha256="a" * 64)
+        .add("legality_opinion", at("2026-03-05"), signature=signed_v1)
+    )
+    ctx = context(record="legality_opinion")
+    assert holds("signature_covers_current_draft", decision(records=records), ctx)
+    records.add("draft_version", at("2026-03-06"), number=2, sha256="b" * 64)
+    facts = decision(records=records)
+    assert not holds("signature_covers_current_draft", facts, ctx)
+    zh, en = REGISTRY["signature_covers_current_draft"].message(facts, ctx)
+    assert "第 1 版" in zh and "第 2 版" in zh
+    assert "signed over draft v1; the draft is now v2" in en
+
+
+def test_an_unsigned_opinion_never_covers_the_draft():
+    """No signature, no draft hash: the guard cannot hold."""
+    records = FakeRecords().add("draft_version", at("2026-03-01"), number=1, sha256="a" * 64)
+    records.add("legality_opinion", at("2026-03-02"), opinion="ok")
+    assert not holds(
+        "signature_covers_current_draft",
+        decision(records=records),
+        context(record="legality_opinion"),
+    )
+
+
+def _meeting(*positions: str) -> DecisionFacts:
+    records = FakeRecords()
+    for i, position in enumerate(positions):
+        records.add("member_opinion", at("2026-03-10", 9 + i), position=position)
+    return decision("collective_discussion", entered=at("2026-03-09"), records=records)
+
+
+@pytest.mark.parametrize(
+    ("positions", "expects", "reason", "ok"),
+    [
+        (("agree", "agree", "disagree"), "agree", "", True),  # with the majority: no reason needed
+        (("disagree", "disagree", "agree"), "agree", "", False),  # against it, silent: refused
+        (("disagree", "disagree", "agree"), "agree", "急需实施", True),  # against it, reasons given
+        (("agree", "disagree"), "agree", "", True),  # a tie is no majority to depart from
+        (("abstain", "abstain", "disagree"), "agree", "", False),  # abstentions do not count
+    ],
+)
+def test_the_chief_departing_from_the_majority_must_give_reasons(positions, expects, reason, ok):
+    """Art 30: a decision against the members' majority needs its reasons on record."""
+    ctx = context(
+        record="member_opinion",
+        field="position",
+        expects=expects,
+        reason_field="departure_reason",
+        payload={"departure_reason": reason},
+    )
+    assert holds("departure_explained", _meeting(*positions), ctx) is ok
+
+
+def test_opinions_from_an_earlier_meeting_do_not_count():
+    """Only this stage's opinions form the majority: a deferred matter's old meeting is past."""
+    records = FakeRecords().add("member_opinion", at("2026-02-01"), position="disagree")
+    records.add("member_opinion", at("2026-03-10"), position="agree")
+    facts = decision("collective_discussion", entered=at("2026-03-09"), records=records)
+    ctx = context(
+        record="member_opinion", field="position", expects="agree", reason_field="departure_reason"
+    )
+    assert holds("departure_explained", facts, ctx)
+
+
+def test_every_comment_needs_its_disposition():
+    """Art 15: the stage cannot close while a received comment has no disposition."""
+    records = FakeRecords().add("comment", at("2026-03-03"), disposition="adopted")
+    records.add("comment", at("2026-03-04"))
+    facts = decision(records=records)
+    assert not holds("all_comments_disposed", facts, context())
+    zh, en = REGISTRY["all_comments_disposed"].message(facts, context())
+    assert "尚有 1 条公众意见" in zh and en.startswith("1 public comment(s)")
+    records.facts[-1] = RecordFact("comment", {"disposition": "not_adopted"}, at("2026-03-04"))
+    assert holds("all_comments_disposed", decision(records=records), context())
+
+
+def test_the_evaluator_may_not_be_a_unit_that_assessed_before():
+    """Art 36: the post-decision evaluator differs from the units that argued or assessed."""
+    records = FakeRecords().add("risk_report", at("2026-03-03"), assessor="市社会稳定风险评估中心")
+    records.add("expert_adoption", at("2026-03-04"), organiser="区发展研究中心")
+    refs = [
+        {"record": "risk_report", "field": "assessor"},
+        {"record": "expert_adoption", "field": "organiser"},
+    ]
+    facts = decision("execution", records=records)
+    same = context(
+        field="evaluator", records=refs, payload={"evaluator": " 市社会稳定风险 评估中心"}
+    )
+    assert not holds("differs_from_records", facts, same)
+    zh, en = REGISTRY["differs_from_records"].message(facts, same)
+    assert "市社会稳定风险评估中心" in zh and "区发展研究中心" in en
+    other = context(field="evaluator", records=refs, payload={"evaluator": "省行政学院评估中心"})
+    assert holds("differs_from_records", facts, other)
