@@ -10,8 +10,8 @@ import pytest
 from config import REPO_ROOT
 from decisionflow.bootstrap import build
 from decisionflow.definitions import DefinitionError
-from decisionflow.errors import RuleNotMet
 from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, take_step
+from decisionflow.errors import RuleNotMet
 from decisionflow.roles import Role
 
 SOURCE = (REPO_ROOT / "workflows" / "major_decision.yaml").read_text(encoding="utf-8")
