@@ -272,6 +272,8 @@ class Definition(_Frozen):
     states: tuple[StateSpec, ...] = Field(min_length=2)
     transitions: tuple[TransitionSpec, ...] = Field(min_length=1)
     public_comments: PublicComments | None = None
+    #: the article that keeps a closed matter's file complete and unaltered (Art 33)
+    archive_article: Article | None = None
     #: SHA-256 of the source text, set by the loader
     digest: str = ""
     #: the local overlay merged in ("liaoning@1"), set by decisionflow.overlays; None: national
@@ -307,6 +309,11 @@ class Definition(_Frozen):
                 if any(t.trigger == trigger for t in b.transitions):
                     return b
         return None
+
+    @property
+    def filing_article(self) -> str:
+        """The article under which a closed matter's file is kept and read-only (e.g. Art 33)."""
+        return self.archive_article or self.basis
 
     def parameter(self, name: str) -> int:
         """The value of a numeric parameter."""

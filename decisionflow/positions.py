@@ -211,7 +211,9 @@ def check_may_attach(actor: Actor, definition: Definition) -> None:
         raise NotPermitted(
             zh="您的角色不能向决策案卷添加附件",
             en="Your role may not attach files to a decision",
-            unmet=[refusals.wrong_role("Art 33", sorted(roles, key=list(Role).index))],
+            unmet=[
+                refusals.wrong_role(definition.filing_article, sorted(roles, key=list(Role).index))
+            ],
         )
 
 

@@ -63,7 +63,7 @@ def closed(definition: Definition, state: str) -> RuleNotMet:
         unmet=[
             Unmet(
                 "closed",
-                "Art 33",
+                definition.filing_article,
                 "已办结的决策案卷已归档，不得再添加记录或附件",
                 "A closed decision's file is archived; no record or attachment may be added",
             )
@@ -76,4 +76,25 @@ def stale() -> Conflict:
     return Conflict(
         zh="该决策已被他人修改，您看到的不是最新内容，请刷新后重试",
         en="Someone else has changed this decision since you loaded it; reload and try again",
+    )
+
+
+def not_routed(definition: Definition, candidates: Sequence[TransitionSpec]) -> RuleNotMet:
+    """The decision's attributes switch this move off (e.g. no public comment when not disclosed)."""
+    first = candidates[0]
+    conditions = [t.when for t in candidates if t.when is not None]
+    named_zh, named_en = [], []
+    for condition in conditions:
+        for flag in condition.flags:
+            label = definition.flags[flag].label
+            named_zh.append(f"须为“{label.zh}”")
+            named_en.append(f"requires '{label.en}'")
+        for flag in condition.not_flags:
+            label = definition.flags[flag].label
+            named_zh.append(f"不适用于“{label.zh}”")
+            named_en.append(f"not for '{label.en}'")
+    return RuleNotMet(
+        zh=f"本决策的情形不适用“{first.label.zh}”",
+        en=f"'{first.label.en}' does not apply to this decision",
+        unmet=[Unmet("when", first.article, "；".join(named_zh), "; ".join(named_en))],
     )

@@ -162,7 +162,9 @@ class DecisionService:
             source = branches.get(branch.name) if branch else decision.state
             candidates = positions.check_stage(definition, declared, source, branch)
             facts = facts_of(session, decision)
-            route = next((t for t in candidates if flags_route(t, facts.flags)), candidates[0])
+            route = next((t for t in candidates if flags_route(t, facts.flags)), None)
+            if route is None:
+                raise refusals.not_routed(definition, candidates)
             clean = validate_payload(route.fields, payload)
             move = self._move(definition, facts, clean, now, trigger, branch)
             position = Position(source or "")

@@ -42,6 +42,10 @@ class DecisionView:
     version: int
     created_at: datetime
     updated_at: datetime
+    #: the local rules it runs under ("liaoning@1"), or None for the national procedure
+    overlay: str | None = None
+    #: the decision this one adjusts (Art 37), if any
+    predecessor_id: int | None = None
 
     @classmethod
     def of(cls, decision: Decision, definition: Definition) -> DecisionView:
@@ -72,6 +76,8 @@ class DecisionView:
             version=decision.version,
             created_at=decision.created_at,
             updated_at=decision.updated_at,
+            overlay=decision.overlay,
+            predecessor_id=decision.predecessor_id,
         )
 
 
