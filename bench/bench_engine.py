@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from config import REPO_ROOT, Settings
 from decisionflow import audit
-from decisionflow.accounts import Actor
+from decisionflow.accounts import Actor, hash_password
 from decisionflow.bootstrap import Parts, build
 from decisionflow.db import make_engine
 from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, take_step
@@ -50,6 +50,9 @@ from decisionflow.models import Department, ExpertProfile, User
 from decisionflow.roles import ACCOUNT_ROLES, Role
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: signed steps (expert and legality opinions) check the signer's password, as in production
+BENCH_PASSWORD = "bench-password-2026"
+SIGNERS = (Role.EXPERT, Role.LEGAL_OFFICER)
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ACTIONS_PER_DECISION = 1 + len(MAJOR_DECISION_PATH)  # its creation, then each step
 
@@ -147,7 +150,7 @@ def seed_people(parts: Parts) -> dict[Role, Actor]:
                 username=f"{role.value}_a",
                 display_name=role.value,
                 role=role.value,
-                password_hash="not-used-by-the-bench",
+                password_hash=hash_password(BENCH_PASSWORD) if role in SIGNERS else "not-used",
                 department_id=housing.id if role in (Role.STAFF, Role.EXECUTOR) else office.id,
             )
             for role in ACCOUNT_ROLES
@@ -178,7 +181,7 @@ def walk(service: Any, people: dict[Role, Actor], clock: Clock, decisions: int) 
     experts = (people[Role.EXPERT].id,)
     for step in MAJOR_DECISION_PATH:
         clock.advance(days=step.wait_days, minutes=5)
-        ctx = StepContext(today=clock.today, expert_ids=experts)
+        ctx = StepContext(today=clock.today, expert_ids=experts, password=BENCH_PASSWORD)
         for decision_id in ids:
             take_step(service, step, people[step.role], decision_id, ctx)
     return ids

@@ -208,13 +208,19 @@ class _Checker:
             spec = (
                 self.d.records[record].fields.get(str(field)) if record in self.d.records else None
             )
-            value = ref.params.get("value")
-            if spec is not None and spec.type == "choice" and value not in spec.choices:
-                self.fail(
-                    f"{path}.params.value",
-                    f"{value!r} is not one of the choices of '{record}.{field}': "
-                    f"{', '.join(spec.choices)}",
-                )
+            for key in ("value", "expects"):
+                value = ref.params.get(key)
+                if (
+                    key in ref.params
+                    and spec is not None
+                    and spec.type == "choice"
+                    and value not in spec.choices
+                ):
+                    self.fail(
+                        f"{path}.params.{key}",
+                        f"{value!r} is not one of the choices of '{record}.{field}': "
+                        f"{', '.join(spec.choices)}",
+                    )
         elif "field" in ref.params:
             spec = t.fields.get(field) if isinstance(field, str) else None
             if spec is None:
@@ -229,6 +235,9 @@ class _Checker:
                     f"'{field}' is a {spec.type} field",
                 )
 
+        flag = ref.params.get("flag")
+        if "flag" in ref.params and flag not in self.d.flags:
+            self.fail(f"{path}.params.flag", f"unknown flag {flag!r}{self.known(self.d.flags)}")
         reason = ref.params.get("reason_field")
         if "reason_field" in ref.params and (not isinstance(reason, str) or reason not in t.fields):
             self.fail(

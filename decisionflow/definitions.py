@@ -223,6 +223,9 @@ class BranchSpec(_Frozen):
     label: Text
     article: Article
     when: Condition | None = None
+    #: a branch completed once stays complete when its stage is entered again (a loop back to
+    #: drafting does not repeat a 30-day consultation already held)
+    keep_on_reentry: StrictBool = False
     states: tuple[StateSpec, ...] = Field(min_length=2)
     transitions: tuple[TransitionSpec, ...] = Field(min_length=1)
 

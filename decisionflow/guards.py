@@ -351,3 +351,51 @@ def _named_units(decision: DecisionFacts, ctx: GuardContext) -> list[str]:
 
 def _norm(value: Any) -> str:
     return "".join(str(value or "").split()).casefold()
+
+
+@guard(
+    "reassessed_after_adjustment",
+    zh="“{record}”曾得出“{value}”的结论：须先修改草案，再重新评估",
+    en="The '{record}' once concluded '{value}': the draft must be adjusted and then re-assessed",
+    params=("record", "field", "value"),
+    details=lambda decision, ctx: _record_label(ctx),
+)
+def reassessed_after_adjustment(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """After a bad finding, a newer draft exists and the newest finding postdates it (Art 24)."""
+    reports = decision.records.every(ctx.params["record"])
+    bad = [r for r in reports if r.data.get(ctx.params["field"]) == ctx.params["value"]]
+    if not bad:
+        return True
+    draft = decision.records.latest("draft_version")
+    adjusted = draft is not None and draft.created_at > bad[-1].created_at
+    return adjusted and draft is not None and reports[-1].created_at > draft.created_at
+
+
+@guard(
+    "value_needs_flag",
+    zh="“{record}”的结论“{value}”只适用于“{flag_label}”的事项",
+    en="The '{record}' finding '{value}' applies only to matters flagged '{flag_label}'",
+    params=("record", "field", "value", "flag"),
+    details=lambda decision, ctx: _flag_details(ctx),
+)
+def value_needs_flag(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """A finding reserved for a kind of matter appears only on a decision of that kind."""
+    latest = decision.records.latest(ctx.params["record"])
+    if latest is None or latest.data.get(ctx.params["field"]) != ctx.params["value"]:
+        return True
+    return bool(decision.flags.get(ctx.params["flag"], False))
+
+
+def _record_label(ctx: GuardContext) -> tuple[dict[str, str], dict[str, str]]:
+    spec = ctx.definition.records.get(ctx.params["record"])
+    zh = spec.label.zh if spec else ctx.params["record"]
+    en = spec.label.en if spec else ctx.params["record"]
+    return {"record": zh}, {"record": en}
+
+
+def _flag_details(ctx: GuardContext) -> tuple[dict[str, str], dict[str, str]]:
+    zh, en = _record_label(ctx)
+    flag = ctx.definition.flags.get(ctx.params["flag"])
+    zh["flag_label"] = flag.label.zh if flag else ctx.params["flag"]
+    en["flag_label"] = flag.label.en if flag else ctx.params["flag"]
+    return zh, en

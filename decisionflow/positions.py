@@ -283,15 +283,50 @@ def insert_record(session: Session, **values: Any) -> int:
 
 
 def enter_branches(
-    definition: Definition, decision: Decision, state: str, now: datetime
+    definition: Definition,
+    decision: Decision,
+    state: str,
+    now: datetime,
+    completed: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The branch positions of a state just entered: each branch its flags switch on."""
+    """The branch positions of a state just entered: each branch its flags switch on.
+
+    A branch kept on re-entry that was completed before starts in its final state.
+    """
     flags = dict(decision.flags or {})
-    return {
-        b.name: branch_entry(next(s.name for s in b.states if s.initial), now)
-        for b in definition.branches_in(state)
-        if b.when is None or b.when.holds(flags)
+    positions = {}
+    for b in definition.branches_in(state):
+        if b.when is not None and not b.when.holds(flags):
+            continue
+        final = next(s.name for s in b.states if s.final)
+        start = (
+            final
+            if b.keep_on_reentry and b.name in completed
+            else next(s.name for s in b.states if s.initial)
+        )
+        positions[b.name] = branch_entry(start, now)
+    return positions
+
+
+def completed_branches(
+    session: Session, definition: Definition, decision: Decision, state: str
+) -> set[str]:
+    """The kept-on-re-entry branches of a state this decision has completed before."""
+    kept = [b for b in definition.branches_in(state) if b.keep_on_reentry]
+    finishing = {
+        t.trigger: b.name
+        for b in kept
+        for t in b.transitions
+        if any(s.final and s.name == t.dest for s in b.states)
     }
+    if not finishing:
+        return set()
+    rows = session.execute(
+        select(StepRecord.kind, StepRecord.branch).where(
+            StepRecord.decision_id == decision.id, StepRecord.kind.in_(sorted(finishing))
+        )
+    )
+    return {branch for kind, branch in rows if branch is not None and branch == finishing.get(kind)}
 
 
 def apply_move(
@@ -300,6 +335,7 @@ def apply_move(
     branch: BranchSpec | None,
     new_state: str,
     now: datetime,
+    completed: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Put the decision (or one of its branches) in its new state."""
     if branch is not None:
@@ -309,7 +345,7 @@ def apply_move(
     elif new_state != decision.state or definition.state(new_state).branches:
         decision.state = new_state
         decision.state_entered_at = now
-        decision.branch_states = enter_branches(definition, decision, new_state, now)
+        decision.branch_states = enter_branches(definition, decision, new_state, now, completed)
 
 
 def assign_people(

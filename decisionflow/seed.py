@@ -129,6 +129,7 @@ def seed_demo(parts: Parts) -> DemoSummary:
             ctx = StepContext(
                 today=clock.now.astimezone(demo.decisions.timezone).date(),
                 expert_ids=(actors["expert"].id or 0,),
+                password=DEMO_PASSWORD,
             )
             for decision_id, stop, clerk in planned:
                 if index <= stop:

@@ -176,7 +176,12 @@ class DecisionService:
                 )
             data = self._effects(session, actor, decision, route, clean, password, now)
             main_state = decision.state
-            positions.apply_move(definition, decision, branch, position.state, now)
+            completed = (
+                positions.completed_branches(session, definition, decision, position.state)
+                if branch is None
+                else set()
+            )
+            positions.apply_move(definition, decision, branch, position.state, now, completed)
             if route.opens_successor:
                 successor = effects.open_successor(
                     session, decision, definition.initial_state.name, now

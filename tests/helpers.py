@@ -23,6 +23,7 @@ from decisionflow.models import (
 )
 from decisionflow.roles import Role
 from decisionflow.views import DecisionView
+from tests.conftest import PASSWORD
 
 #: the names of the lawful path's steps, in order
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in MAJOR_DECISION_PATH)
@@ -67,7 +68,7 @@ def take(parts: Parts, people: Any, clock: Any, decision_id: int, name: str) -> 
     """Take one step of the lawful path, after its wait."""
     step = step_named(name)
     clock.advance(days=step.wait_days, minutes=5)
-    ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,))
+    ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD)
     take_step(parts.decisions, step, people[step.role], decision_id, ctx)
 
 

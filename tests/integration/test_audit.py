@@ -23,6 +23,7 @@ from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, 
 from decisionflow.errors import NotPermitted
 from decisionflow.models import AuditChainHead, AuditEvent
 from decisionflow.roles import Role
+from tests.conftest import PASSWORD
 from tests.unit.test_audit_canonical import KNOWN_EVENT, KNOWN_HASH, KNOWN_PAYLOAD
 
 EVENTS = AuditEvent.__table__
@@ -61,7 +62,13 @@ def chain(parts: Parts, people: Any, clock: Any) -> int:
     def take(name: str) -> None:
         step = steps[name]
         clock.advance(days=step.wait_days, minutes=5)
-        take_step(service, step, people[step.role], decision.id, StepContext(clock.today, experts))
+        take_step(
+            service,
+            step,
+            people[step.role],
+            decision.id,
+            StepContext(clock.today, experts, PASSWORD),
+        )
 
     take("proposal")
     with pytest.raises(NotPermitted):  # a clerk may not approve: refused, and audited

@@ -6,19 +6,23 @@ from datetime import timedelta
 
 from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, take_step
 from decisionflow.roles import Role
+from tests.conftest import PASSWORD
 
 
 def test_lawful_path_reaches_archive_with_a_clean_chain(parts, people, clock):
     service = parts.decisions
     decision = service.create_decision(
-        people[Role.STAFF], title="征地补偿标准调整", category="public_policy",
-        undertaking_unit="housing", flags=FLAGS_FOR_PATH,
+        people[Role.STAFF],
+        title="征地补偿标准调整",
+        category="public_policy",
+        undertaking_unit="housing",
+        flags=FLAGS_FOR_PATH,
     )
     assert decision.state == "proposed"
     ctx_experts = (people[Role.EXPERT].id,)
     for step in MAJOR_DECISION_PATH:
         clock.advance(days=step.wait_days, minutes=5)
-        ctx = StepContext(today=clock.today, expert_ids=ctx_experts)
+        ctx = StepContext(today=clock.today, expert_ids=ctx_experts, password=PASSWORD)
         take_step(service, step, people[step.role], decision.id, ctx)
     final = service.get(people[Role.SUPERVISOR], decision.id)
     assert final.state == "archived"

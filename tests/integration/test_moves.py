@@ -11,7 +11,7 @@ from decisionflow.demo import StepContext
 from decisionflow.errors import InvalidInput, NotFound, RuleNotMet
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.roles import Role
-from tests.conftest import SHANGHAI
+from tests.conftest import PASSWORD, SHANGHAI
 from tests.helpers import (
     STEP_NAMES,
     audit_events_after,
@@ -210,7 +210,7 @@ def _after(name: str) -> str:
 
 
 def _ctx(people, clock) -> StepContext:
-    return StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,))
+    return StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD)
 
 
 def test_reject_needs_the_minutes_of_this_meeting(parts, people, clock):

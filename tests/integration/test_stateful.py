@@ -261,7 +261,11 @@ class DecisionMachine(RuleBasedStateMachine):
 
     # -- choosing -------------------------------------------------------------------------
     def _ctx(self) -> StepContext:
-        return StepContext(today=self.clock.today, expert_ids=(self.people["expert_housing"].id,))
+        return StepContext(
+            today=self.clock.today,
+            expert_ids=(self.people["expert_housing"].id,),
+            password=PASSWORD,
+        )
 
     def _fitting_actor(
         self, roles: tuple[Role, ...], decision_id: int | None, unit: str | None = None
@@ -676,7 +680,9 @@ def test_an_expert_number_too_large_for_the_database_is_refused_and_audited(
         if step.name == "request_expert_opinions":
             break
         clock.advance(days=step.wait_days, minutes=5)
-        ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,))
+        ctx = StepContext(
+            today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD
+        )
         take_step(service, step, people[step.role], decision.id, ctx)
     before = service.get(staff, decision.id)
     with pytest.raises(InvalidInput) as refused:

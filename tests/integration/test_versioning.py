@@ -13,6 +13,7 @@ from decisionflow.definitions import DefinitionError
 from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, take_step
 from decisionflow.errors import RuleNotMet
 from decisionflow.roles import Role
+from tests.conftest import PASSWORD
 
 SOURCE = (REPO_ROOT / "workflows" / "major_decision.yaml").read_text(encoding="utf-8")
 
@@ -26,7 +27,7 @@ def _folder(tmp_path, name, text):
 
 def _to_consultation(parts, people, clock, decision_id):
     """Walk a decision up to (not including) opening the consultation."""
-    ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,))
+    ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD)
     for step in MAJOR_DECISION_PATH:
         if step.name == "open_consultation":
             return
