@@ -235,6 +235,14 @@ class _Checker:
                     f"'{field}' is a {spec.type} field",
                 )
 
+        by = ref.params.get("by")
+        if "by" in ref.params and (
+            not isinstance(by, str)
+            or by not in self.record_fields.get(str(ref.params.get("record")), set())
+        ):
+            self.fail(
+                f"{path}.params.by", f"record '{ref.params.get('record')}' has no field {by!r}"
+            )
         flag = ref.params.get("flag")
         if "flag" in ref.params and flag not in self.d.flags:
             self.fail(f"{path}.params.flag", f"unknown flag {flag!r}{self.known(self.d.flags)}")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from decisionflow.accounts import Actor, check_password, find_department
 from decisionflow.audit import canonical_json, format_time
 from decisionflow.definitions import FieldSpec, Numbering, Signature
-from decisionflow.errors import InvalidInput, NotPermitted
+from decisionflow.errors import InvalidInput, NotPermitted, Unmet
 from decisionflow.models import AuditEvent, Decision, DocumentCounter, DraftVersion, User
 
 SIGN_WITH_PASSWORD = ("请重新输入您的密码以签署", "re-enter your password to sign")
@@ -30,18 +30,24 @@ def sign(
     now: datetime,
 ) -> dict[str, Any]:
     """The signature over a record: who, when, over which draft version, over what content."""
+    rule = Unmet(
+        "signature",
+        spec.article,
+        "须本人签署（重新输入密码）",
+        "must be signed by its author (re-enter the password)",
+    )
     if not password:
         raise InvalidInput(
             zh="签署须重新输入密码",
             en="Signing requires your password",
             fields={"password": SIGN_WITH_PASSWORD},
+            unmet=[rule],
         )
     user = session.get(User, actor.id) if actor.id is not None else None
     if user is None or not user.active or not check_password(user.password_hash, password):
         # A wrong password signs nothing; the refusal is audited like any other.
         raise NotPermitted(
-            zh="密码不正确，未签署",
-            en="Wrong password: nothing was signed",
+            zh="密码不正确，未签署", en="Wrong password: nothing was signed", unmet=[rule]
         )
     draft = session.scalars(
         select(DraftVersion)

@@ -285,10 +285,18 @@ def _signed_versions(
 
 
 def _majority(decision: DecisionFacts, ctx: GuardContext) -> str | None:
-    """The position most members took in this stage's opinions, or None on a tie."""
+    """The position most members took in this stage's opinions, or None on a tie.
+
+    Each member counts once, with the last thing they said: records are never edited, so a
+    member who corrects an opinion adds a record, and must not be counted twice.
+    """
+    latest: dict[str, str] = {}
+    facts = decision.records.every(ctx.params["record"], since=decision.entered_at)
+    for index, fact in enumerate(facts):
+        member = str(fact.data.get(ctx.params.get("by", ""), "")).strip() or f"#{index}"
+        latest[member] = str(fact.data.get(ctx.params["field"], ""))
     positions: dict[str, int] = {}
-    for fact in decision.records.every(ctx.params["record"], since=decision.entered_at):
-        value = str(fact.data.get(ctx.params["field"], ""))
+    for value in latest.values():
         positions[value] = positions.get(value, 0) + 1
     counted = sorted(((n, v) for v, n in positions.items() if v != "abstain"), reverse=True)
     if not counted or (len(counted) > 1 and counted[0][0] == counted[1][0]):
@@ -300,7 +308,7 @@ def _majority(decision: DecisionFacts, ctx: GuardContext) -> str | None:
     "departure_explained",
     zh="行政首长的决定与多数人意见不一致，须说明理由（“{reason_field}”）",
     en="The chief's decision departs from the majority of members; the reasons must be stated ({reason_field})",
-    params=("record", "field", "expects", "reason_field"),
+    params=("record", "field", "by", "expects", "reason_field"),
 )
 def departure_explained(decision: DecisionFacts, ctx: GuardContext) -> bool:
     """A chief deciding against the members' majority gives the reasons (Art 30)."""
@@ -399,3 +407,40 @@ def _flag_details(ctx: GuardContext) -> tuple[dict[str, str], dict[str, str]]:
     zh["flag_label"] = flag.label.zh if flag else ctx.params["flag"]
     en["flag_label"] = flag.label.en if flag else ctx.params["flag"]
     return zh, en
+
+
+@guard(
+    "record_date_reached",
+    zh="须待“{field_label}”（{date}）届至",
+    en="Not before '{field_label}' ({date})",
+    params=("record", "field"),
+    details=lambda decision, ctx: _date_details(decision, ctx),
+)
+def record_date_reached(decision: DecisionFacts, ctx: GuardContext) -> bool:
+    """A date announced in an earlier record (a deadline, a hearing date) has come."""
+    latest = decision.records.latest(ctx.params["record"])
+    value = latest.data.get(ctx.params["field"]) if latest else None
+    if not value:
+        return False
+    return date.fromisoformat(str(value)) <= ctx.today
+
+
+def _date_details(
+    decision: DecisionFacts, ctx: GuardContext
+) -> tuple[dict[str, str], dict[str, str]]:
+    latest = decision.records.latest(ctx.params["record"])
+    when = str(latest.data.get(ctx.params["field"], "—")) if latest else "—"
+    spec = next(
+        (
+            t.fields.get(ctx.params["field"])
+            for t in _every_transition(ctx.definition)
+            if t.trigger == ctx.params["record"]
+        ),
+        None,
+    )
+    record = ctx.definition.records.get(ctx.params["record"])
+    spec = spec or (record.fields.get(ctx.params["field"]) if record else None)
+    zh = spec.label.zh if spec else ctx.params["field"]
+    en = spec.label.en if spec else ctx.params["field"]
+    return {"field_label": zh, "date": when}, {"field_label": en, "date": when}
+

@@ -206,6 +206,9 @@ class DecisionService:
             moved = branch.name if branch and branch.name in states else None
             attempt.state_after = position_text(decision.state, states, moved)
             attempt.detail = {"record_id": record_id, "version": decision.version}
+            if "successor_id" in data:
+                # the chain itself links a major adjustment to the decision that re-runs it
+                attempt.detail["successor_id"] = data["successor_id"]
             return DecisionView.of(decision, definition)
 
         return self.door.run(attempt, work)
