@@ -41,9 +41,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app, settings.instance_path)  # compiles catalogs before Babel reads them
     babel.init_app(app, locale_selector=i18n.select_locale)
 
-    from web import api, auth, decisions, errors, portal, security, supervision, templating, work
+    from web import (
+        admin,
+        api,
+        auth,
+        decisions,
+        errors,
+        portal,
+        security,
+        supervision,
+        templating,
+        work,
+    )
 
-    for module in (auth, work, decisions, supervision, portal, api):
+    for module in (auth, work, decisions, supervision, portal, admin, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: CSRF cannot reach it
     errors.init_app(app)

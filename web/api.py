@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from decisionflow import queries
 from decisionflow.accounts import Actor
 from decisionflow.definitions import FieldSpec, Text
-from decisionflow.errors import DecisionFlowError, InvalidInput, NotPermitted
+from decisionflow.errors import DecisionFlowError, InvalidInput, NotFound, NotPermitted
+from decisionflow.queries import MAX_PAGE_SIZE
 from decisionflow.roles import Permission, has_permission
 from decisionflow.views import ActionView, DecisionView
 from web.errors import status_of
 from web.openapi import openapi_document
 from web.parts import engine
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PROBLEM = "application/problem+json"
+#: decisions.id is a 32-bit INTEGER: a larger number names no decision (and would crash the driver)
+MAX_ID = 2**31 - 1
+#: far beyond any real list, and small enough that the page's offset fits the database
+MAX_PAGE = 1_000_000
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> Response:
@@ -50,7 +59,22 @@ def refused(error: DecisionFlowError) -> Response:
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
     """Every HTTP error of the API as a problem document."""
-    return problem(error.code or 500, error.name, error.description or "")
+    response = problem(error.code or 500, error.name, error.description or "")
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+@bp.errorhandler(Exception)
+def unexpected(error: Exception) -> Response:
+    """A fault of ours: logged with its trace, answered as a problem document without it."""
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return problem(
+        500,
+        "Internal Server Error",
+        "Something went wrong on our side. Nothing was changed; please try again.",
+        detail_zh="服务器出错，未作任何更改，请重试。",
+    )
 
 
 def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,11 +87,22 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
         found = engine().tokens.actor_for(token) if token else None
         if found is None:
             response = problem(
-                401, "Unauthorized", "A valid API token is required (Authorization: Bearer …)"
+                401,
+                "Unauthorized",
+                "A valid API token is required (Authorization: Bearer …)",
+                detail_zh="需要有效的 API 令牌（Authorization: Bearer …）",
             )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="decisionflow"'
+            challenge = 'Bearer realm="decisionflow"'
+            if token:  # RFC 6750 §3.1: a token was presented, and it is no good
+                challenge += ', error="invalid_token"'
+            response.headers["WWW-Authenticate"] = challenge
             return response
         g.api_actor = found
+        decision_id = kwargs.get("decision_id")
+        if isinstance(decision_id, int) and decision_id > MAX_ID:
+            raise NotFound(
+                zh=f"没有编号为 {decision_id} 的决策", en=f"No decision number {decision_id}"
+            )
         return view(*args, **kwargs)
 
     return wrapper
@@ -75,7 +110,13 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def me() -> Actor:
     """The actor the request's token acts as."""
-    return g.api_actor
+    actor: Actor = g.api_actor
+    return actor
+
+
+def _origin() -> str:
+    """Where a request came from, for the audit log."""
+    return f"api {request.remote_addr or '-'}"[:200]
 
 
 def _plain(value: Any) -> Any:
@@ -89,6 +130,8 @@ def _plain(value: Any) -> Any:
             "label": _plain(value.label),
             "required": value.required,
             "choices": list(value.choices),
+            "max_length": value.max_length,
+            "minimum": value.minimum,
         }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -110,15 +153,120 @@ def _action(view: ActionView) -> dict[str, Any]:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    """The request's JSON object, with no text the database cannot keep."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: no body anybody means
+        data = None
     if not isinstance(data, dict):
-        raise InvalidInput(zh="请求体应为 JSON 对象", en="The request body must be a JSON object")
+        raise InvalidInput(
+            zh="请求体应为 JSON 对象",
+            en="The request body must be a JSON object",
+            fields={"body": ("应为 JSON 对象", "must be a JSON object")},
+        )
+    _storable_text(data)
     return data
 
 
+def _unstorable(text: str) -> bool:
+    """Text with a NUL (PostgreSQL's text refuses it) or a lone surrogate (no UTF-8 has it)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _storable_text(body: dict[str, Any]) -> None:
+    """Refuse JSON text escapes that decode to what no database keeps (\\u0000, \\ud800).
+
+    Each fault is named by its member, or by its payload field for a move's payload.
+    """
+    members = list(body.items())
+    if isinstance(body.get("payload"), dict):
+        members = [(k, v) for k, v in members if k != "payload"] + list(body["payload"].items())
+    faulty: list[str] = []
+    for name, value in members:
+        stack = [name, value]
+        while stack:  # iterative: a deeply nested value must not exhaust the stack
+            item = stack.pop()
+            if isinstance(item, str) and _unstorable(item):
+                faulty.append(name)
+                break
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    if faulty:
+        message = (
+            "含有不能保存的字符（NUL 或孤立代理项）",
+            "contains a character that cannot be kept",
+        )
+        raise InvalidInput(
+            zh="请求含有不能保存的字符",
+            en="The request contains characters that cannot be kept (NUL or a lone surrogate)",
+            # the name itself may hold the fault: shown with escapes, never as raw surrogates
+            fields={ascii(n)[1:-1] if _unstorable(n) else n: message for n in faulty},
+        )
+
+
+def _wrong_types(body: dict[str, Any], expected: dict[str, tuple[type, ...]]) -> None:
+    """Refuse members of the body that are present but of the wrong JSON type."""
+    names: dict[type, tuple[str, str]] = {
+        dict: ("对象", "an object"),
+        list: ("数组", "an array"),
+        str: ("文字", "text"),
+        int: ("整数", "a whole number"),
+        type(None): ("null", "null"),
+    }
+    errors: dict[str, tuple[str, str]] = {}
+    for key, kinds in expected.items():
+        value = body.get(key)
+        # bool is an int to Python, never to a JSON client meaning a number
+        if key in body and (not isinstance(value, kinds) or isinstance(value, bool)):
+            wanted = [names[k] for k in kinds]
+            errors[key] = (
+                "应为" + "或".join(zh for zh, _ in wanted),
+                "must be " + " or ".join(en for _, en in wanted),
+            )
+    if errors:
+        raise InvalidInput(
+            zh="请求内容有误：" + "；".join(f"{k} {zh}" for k, (zh, _) in errors.items()),
+            en="Invalid request: " + "; ".join(f"{k} {en}" for k, (_, en) in errors.items()),
+            fields=errors,
+        )
+
+
+def _move() -> tuple[dict[str, Any], int | None, str | None]:
+    """The payload, expected version and signing password of a move or record, type-checked."""
+    body = _body()
+    _wrong_types(
+        body,
+        {
+            "payload": (dict, type(None)),
+            "expected_version": (int, type(None)),
+            "password": (str, type(None)),
+        },
+    )
+    # The password signs a signed action or record (Art 20, 28); it is never kept or audited.
+    return body.get("payload") or {}, body.get("expected_version"), body.get("password")
+
+
 def _page_args() -> tuple[int, int]:
+    """The page asked for (at least 1) and its size (1 to 100); what is no number is ignored."""
+
+    def number(text: str, default: int, most: int) -> int:
+        # ASCII digits only ("²".isdigit() holds, and int("²") raises); a number too long to
+        # be meant is taken as the most (int() of 5000 digits would raise, too).
+        if not _DIGITS.fullmatch(text):
+            return default
+        return max(1, min(int(text) if len(text) <= 9 else most, most))
+
     page, per_page = request.args.get("page", "1"), request.args.get("per_page", "20")
-    return (int(page) if page.isdigit() else 1, int(per_page) if per_page.isdigit() else 20)
+    return number(page, 1, MAX_PAGE), number(per_page, 20, MAX_PAGE_SIZE)
 
 
 @bp.get("/openapi.json")
@@ -163,14 +311,34 @@ def list_decisions() -> Response:
 def create_decision() -> tuple[Response, int]:
     """Propose a decision."""
     body = _body()
+    text = (str,)
+    _wrong_types(
+        body,
+        {
+            "title": text,
+            "category": text,
+            "undertaking_unit": text,
+            "flags": (dict,),
+            "co_units": (list,),
+            "executing_unit": (str, type(None)),
+        },
+    )
+    co_units = body.get("co_units") or []
+    if not all(isinstance(code, str) for code in co_units):
+        raise InvalidInput(
+            zh="协办单位应为单位代码列表",
+            en="co_units must be a list of department codes",
+            fields={"co_units": ("应为单位代码列表", "must be a list of department codes")},
+        )
     view = engine().decisions.create_decision(
         me(),
-        title=str(body.get("title", "")),
-        category=str(body.get("category", "")),
-        undertaking_unit=str(body.get("undertaking_unit", "")),
+        title=body.get("title", ""),
+        category=body.get("category", ""),
+        undertaking_unit=body.get("undertaking_unit", ""),
         flags=body.get("flags") or {},
-        co_units=body.get("co_units") or [],
-        origin=f"api {request.remote_addr}",
+        co_units=co_units,
+        executing_unit=body.get("executing_unit") or None,
+        origin=_origin(),
     )
     return jsonify(_decision(view)), 201
 
@@ -193,15 +361,15 @@ def actions(decision_id: int) -> Response:
 @token_required
 def fire(decision_id: int, trigger: str) -> Response:
     """Take an action; `expected_version` guards against acting on a stale view."""
-    body = _body()
-    version = body.get("expected_version")
+    payload, version, password = _move()
     view = engine().decisions.fire(
         me(),
         decision_id,
         trigger,
-        body.get("payload") or {},
-        expected_version=version if isinstance(version, int) else None,
-        origin=f"api {request.remote_addr}",
+        payload,
+        expected_version=version,
+        origin=_origin(),
+        password=password,
     )
     return jsonify(_decision(view))
 
@@ -231,15 +399,15 @@ def records(decision_id: int) -> Response:
 @token_required
 def add_record(decision_id: int, kind: str) -> tuple[Response, int]:
     """Add a record."""
-    body = _body()
-    version = body.get("expected_version")
+    payload, version, password = _move()
     view = engine().decisions.add_record(
         me(),
         decision_id,
         kind,
-        body.get("payload") or {},
-        expected_version=version if isinstance(version, int) else None,
-        origin=f"api {request.remote_addr}",
+        payload,
+        expected_version=version,
+        origin=_origin(),
+        password=password,
     )
     return jsonify(_plain(view)), 201
 
@@ -281,7 +449,7 @@ def attach(decision_id: int) -> tuple[Response, int]:
         filename=upload.filename,
         content_type=upload.mimetype or "",
         data=upload.read(),
-        origin=f"api {request.remote_addr}",
+        origin=_origin(),
     )
     return jsonify(_plain(view)), 201
 

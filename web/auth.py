@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -46,9 +47,19 @@ login_manager.login_message = None
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths on this site: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    """`target` if it is a path on this site, else the user's work: never an open redirect."""
+    # Browsers read "/\host" as "//host" and drop tabs and newlines ("/\t/host"), so both
+    # would leave the site; only a plain absolute path without a host is followed.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(c.isprintable() for c in target)
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("work.index")
 
 
@@ -58,10 +69,13 @@ def login() -> tuple[str, int] | Response:
     username = request.form.get("username", "").strip()
     error = None
     if request.method == "POST":
-        with engine().readers() as db:
-            actor = authenticate(db, username, request.form.get("password", ""))
-            user = db.get(User, actor.id) if actor and actor.id else None
-            name = user.display_name if user else ""
+        actor, name = None, ""
+        # No account has such a name; and PostgreSQL would refuse a NUL in the query (a 500).
+        if len(username) <= 64 and username.isprintable():
+            with engine().readers() as db:
+                actor = authenticate(db, username, request.form.get("password", ""))
+                user = db.get(User, actor.id) if actor and actor.id else None
+                name = user.display_name if user else ""
         if actor is None:
             error = _("Wrong username or password.")
         else:

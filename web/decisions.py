@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -12,16 +13,25 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from decisionflow import queries
-from decisionflow.checklist import addable_records
-from decisionflow.errors import Conflict, DecisionFlowError, InvalidInput
+from decisionflow.checklist import RecordSlot, addable_records
+from decisionflow.definitions import Definition
+from decisionflow.errors import Conflict, DecisionFlowError, InvalidInput, NotFound, NotPermitted
 from decisionflow.models import CATEGORY_LABELS, Category
 from decisionflow.roles import Permission, has_permission
+from decisionflow.views import ActionView, DecisionView
 from web.diagram import diagram
 from web.errors import status_of
 from web.i18n import pick
 from web.parts import actor, engine, origin
+from web.templating import signature_of
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
+
+#: the form field a signer re-enters the password in (the engine names its error so)
+PASSWORD = "password"
+
+#: a row id in a URL: a larger number names no row and gets 404 before any query
+ID = f"int(min=1, max={queries.MAX_ID})"
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -38,8 +48,13 @@ def index() -> str:
     }
     with engine().readers() as db:
         page = queries.list_decisions(
-            db, actor(), text=filters["text"], state=filters["state"], category=filters["category"],
-            unit=filters["unit"], page=_int_arg("page", 1),
+            db,
+            actor(),
+            text=filters["text"],
+            state=filters["state"],
+            category=filters["category"],
+            unit=filters["unit"],
+            page=_int_arg("page", 1),
         )
         units = queries.departments(db)
     definition = engine().registry.current("major_decision")
@@ -98,13 +113,40 @@ def new() -> str | Response | tuple[str, int]:
     return (page, status_of(refusal)) if refusal else page
 
 
-def _page(decision_id: int, **form_state: Any) -> str:
-    """The decision page, with whatever a failed form left to show."""
+@dataclass(frozen=True)
+class _Forms:
+    """The forms the decision page offers this user now."""
+
+    view: DecisionView
+    definition: Definition
+    actions: list[ActionView]
+    record_slots: list[RecordSlot]
+
+    @property
+    def ids(self) -> set[str]:
+        """The forms' names, as refusals refer to them."""
+        ids = {f"action:{a.trigger}" for a in self.actions}
+        ids |= {f"record:{s.kind}" for s in self.record_slots}
+        return ids | (set() if self.view.final else {"attachment"})
+
+
+def _forms(decision_id: int) -> _Forms:
+    """What the page offers; NotPermitted or NotFound if the user may not see the decision."""
     me = actor()
     service = engine().decisions
     view = service.get(me, decision_id)
     with engine().readers() as db:
         definition = engine().registry.get(view.procedure, view.definition_version, db)
+    branch_states = {b.name: b.state for b in view.branches}
+    slots = addable_records(definition, view.state, branch_states, me.role)
+    return _Forms(view, definition, service.actions(me, decision_id), slots)
+
+
+def _page(decision_id: int, **form_state: Any) -> str:
+    """The decision page, with whatever a failed form left to show."""
+    forms = _forms(decision_id)
+    view, definition = forms.view, forms.definition
+    with engine().readers() as db:
         events = queries.timeline(db, decision_id)
         draft_versions = queries.drafts(db, decision_id)
         files = queries.attachments(db, decision_id)
@@ -115,8 +157,9 @@ def _page(decision_id: int, **form_state: Any) -> str:
         "decisions/show.html",
         decision=view,
         definition=definition,
-        actions=service.actions(me, decision_id),
-        record_slots=addable_records(definition, view.state, branch_states, me.role),
+        actions=forms.actions,
+        record_slots=forms.record_slots,
+        offered_forms=forms.ids,
         boxes=diagram(definition, view.state, branch_states, visited),
         events=events,
         drafts=draft_versions,
@@ -133,7 +176,7 @@ def _page(decision_id: int, **form_state: Any) -> str:
     )
 
 
-@bp.get("/<int:decision_id>")
+@bp.get(f"/<{ID}:decision_id>")
 @login_required
 def show(decision_id: int) -> str:
     """Show a decision: where it stands, what the law still requires, what I may do."""
@@ -146,7 +189,9 @@ def _after_refusal(decision_id: int, form: str, err: DecisionFlowError) -> tuple
     if isinstance(err, Conflict):
         form_values: dict[str, Any] = {}
     else:
-        form_values = {form: request.form.to_dict()}
+        # What was typed comes back, except the password a signature was made with.
+        typed = {k: v for k, v in request.form.to_dict().items() if k != PASSWORD}
+        form_values = {form: typed}
     page = _page(
         decision_id,
         form_errors={form: fields},
@@ -163,17 +208,40 @@ def _expected_version() -> int | None:
 
 
 def _payload() -> dict[str, Any]:
-    # Checkboxes and multi-selects come as lists; everything else as one value.
+    # Checkboxes and multi-selects come as lists; everything else as one value. The signing
+    # password is no part of what is recorded (nor audited): it goes to the service apart.
     data: dict[str, Any] = {}
     for key in request.form:
-        if key.startswith("_") or key == "csrf_token":
+        if key.startswith("_") or key in ("csrf_token", PASSWORD):
             continue
         values = [v for v in request.form.getlist(key)]
         data[key] = values if len(values) > 1 else values[0]
     return data
 
 
-@bp.post("/<int:decision_id>/actions/<trigger>")
+def _password() -> str | None:
+    return request.form.get(PASSWORD) or None
+
+
+def _beside_its_form(decision_id: int, form: str, err: DecisionFlowError) -> bool:
+    """Whether a refusal is shown beside its form on the decision page, or on a page of its own.
+
+    "Not found" and "not permitted" get a page of their own, which shows nothing of the
+    decision, except a wrong signing password on a signed form the page offers this user:
+    then they may see the decision, and try again without typing the opinion anew.
+    """
+    if isinstance(err, NotFound):
+        return False
+    if isinstance(err, NotPermitted):
+        if _password() is None:
+            return False
+        forms = _forms(decision_id)  # NotPermitted again if the decision is out of reach
+        kind = form.split(":", 1)[1]
+        return form in forms.ids and signature_of(forms.definition, kind) is not None
+    return True
+
+
+@bp.post(f"/<{ID}:decision_id>/actions/<trigger>")
 @login_required
 def fire(decision_id: int, trigger: str) -> Response | tuple[str, int]:
     """Take an action on a decision."""
@@ -185,16 +253,17 @@ def fire(decision_id: int, trigger: str) -> Response | tuple[str, int]:
             _payload(),
             expected_version=_expected_version(),
             origin=origin(),
+            password=_password(),
         )
     except DecisionFlowError as err:
-        if status_of(err) in (403, 404):
+        if not _beside_its_form(decision_id, f"action:{trigger}", err):
             raise
         return _after_refusal(decision_id, f"action:{trigger}", err)
     flash(_("Done. The decision now stands at: %(stage)s", stage=pick(view.state_label)))
     return redirect(url_for("decisions.show", decision_id=decision_id))
 
 
-@bp.post("/<int:decision_id>/records/<kind>")
+@bp.post(f"/<{ID}:decision_id>/records/<kind>")
 @login_required
 def add_record(decision_id: int, kind: str) -> Response | tuple[str, int]:
     """Add a record (a draft version, an opinion, a report) to a decision."""
@@ -206,44 +275,48 @@ def add_record(decision_id: int, kind: str) -> Response | tuple[str, int]:
             _payload(),
             expected_version=_expected_version(),
             origin=origin(),
+            password=_password(),
         )
     except DecisionFlowError as err:
-        if status_of(err) in (403, 404):
+        if not _beside_its_form(decision_id, f"record:{kind}", err):
             raise
         return _after_refusal(decision_id, f"record:{kind}", err)
     flash(_("Record added."))
     return redirect(url_for("decisions.show", decision_id=decision_id))
 
 
-@bp.post("/<int:decision_id>/attachments")
+@bp.post(f"/<{ID}:decision_id>/attachments")
 @login_required
 def attach(decision_id: int) -> Response | tuple[str, int]:
     """Attach a file to a decision."""
     upload = request.files.get("file")
+    chosen = upload is not None and bool(upload.filename)
     try:
-        if upload is None or not upload.filename:
-            raise InvalidInput(
-                zh="请选择文件",
-                en="Choose a file",
-                fields={"file": ("请选择文件", "choose a file")},
-            )
+        # Without a file the service is still asked: whether this user may attach at all is
+        # its answer (403), not the form's (400).
         engine().decisions.attach_file(
             actor(),
             decision_id,
-            filename=upload.filename,
-            content_type=upload.mimetype or "",
-            data=upload.read(),
+            filename=(upload.filename or "") if upload is not None else "",
+            content_type=(upload.mimetype or "") if upload is not None else "",
+            data=upload.read() if upload is not None else b"",
             origin=origin(),
         )
     except DecisionFlowError as err:
         if status_of(err) in (403, 404):
             raise
+        if isinstance(err, InvalidInput) and not chosen:
+            err = InvalidInput(
+                zh="请选择文件",
+                en="Choose a file",
+                fields={"file": ("请选择文件", "choose a file")},
+            )
         return _after_refusal(decision_id, "attachment", err)
     flash(_("File attached."))
     return redirect(url_for("decisions.show", decision_id=decision_id))
 
 
-@bp.get("/<int:decision_id>/attachments/<int:attachment_id>")
+@bp.get(f"/<{ID}:decision_id>/attachments/<{ID}:attachment_id>")
 @login_required
 def download(decision_id: int, attachment_id: int) -> Response:
     """Download an attached file (always as a download, never rendered inline)."""
@@ -260,7 +333,7 @@ def download(decision_id: int, attachment_id: int) -> Response:
     )
 
 
-@bp.get("/<int:decision_id>/drafts/diff")
+@bp.get(f"/<{ID}:decision_id>/drafts/diff")
 @login_required
 def diff(decision_id: int) -> str:
     """Show two draft versions side by side, changes marked."""

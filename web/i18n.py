@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -62,6 +63,18 @@ def when(moment: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     return "" if moment is None else format_datetime(moment, fmt)
 
 
+def here() -> str:
+    """Where a language switch should lead back to: this page, if it can be opened again."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    # A page answering a form (a refusal shown again) has no address of its own to return to:
+    # its form's address takes POST only. Back to the page the form was sent from, if ours.
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/"
+
+
 def init_app(app: Flask, instance: Path) -> None:
     """Wire languages and template helpers into the app."""
     compile_catalogs(app, instance / "translations")
@@ -73,5 +86,5 @@ def init_app(app: Flask, instance: Path) -> None:
             "when": when,
             "languages": LANGUAGES,
             "current_lang": select_locale,
-            "request_path": lambda: request.full_path.rstrip("?"),
+            "request_path": here,
         }

@@ -5,11 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
+from decisionflow import queries
 from decisionflow.errors import DecisionFlowError, InvalidInput
 from web.errors import status_of
 from web.parts import engine
 
 bp = Blueprint("portal", __name__, url_prefix="/public")
+
+#: a row id in a URL: a larger number names no row and gets 404 before any query
+ID = f"int(min=1, max={queries.MAX_ID})"
 
 #: a field people never see; software that fills every field reveals itself
 HONEYPOT = "website"
@@ -23,7 +27,7 @@ def index() -> str:
     )
 
 
-@bp.route("/consultations/<int:decision_id>", methods=["GET", "POST"])
+@bp.route(f"/consultations/<{ID}:decision_id>", methods=["GET", "POST"])
 def consultation(decision_id: int) -> str | tuple[str, int]:
     """Show a draft open for comment and take a comment on it."""
     participation = engine().participation

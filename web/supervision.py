@@ -17,10 +17,17 @@ from web.parts import actor, engine
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
+#: a row id in a URL: a larger number names no row and gets 404 before any query
+ID = f"int(min=1, max={queries.MAX_ID})"
+
 
 def _require(permission: Permission) -> None:
     if not has_permission(actor().role, permission):
         abort(403)
+
+
+def _may(permission: Permission) -> bool:
+    return has_permission(actor().role, permission)
 
 
 def _day(name: str, *, end: bool = False) -> datetime | None:
@@ -39,23 +46,27 @@ def _day(name: str, *, end: bool = False) -> datetime | None:
 @login_required
 def audit_log() -> str:
     """Browse the audit log, filtered by decision, actor, action and dates."""
-    _require(Permission.AUDIT_READ)
+    # An administrator may verify the chain (the page offers the button) but not read events.
+    if not (_may(Permission.AUDIT_READ) or _may(Permission.AUDIT_VERIFY)):
+        abort(403)
     decision = request.args.get("decision", "")
     page_number = request.args.get("page", "")
     filters = {
         k: request.args.get(k, "").strip()
         for k in ("decision", "actor", "action", "since", "until")
     }
-    with engine().readers() as db:
-        page = queries.audit_page(
-            db,
-            decision_id=int(decision) if decision.isdigit() else None,
-            actor=filters["actor"],
-            action=filters["action"],
-            since=_day("since"),
-            until=_day("until", end=True),
-            page=int(page_number) if page_number.isdigit() else 1,
-        )
+    page = None
+    if _may(Permission.AUDIT_READ):
+        with engine().readers() as db:
+            page = queries.audit_page(
+                db,
+                decision_id=int(decision) if decision.isdigit() else None,
+                actor=filters["actor"],
+                action=filters["action"],
+                since=_day("since"),
+                until=_day("until", end=True),
+                page=int(page_number) if page_number.isdigit() else 1,
+            )
     return render_template("supervision/audit.html", page=page, filters=filters, verification=None)
 
 
@@ -65,12 +76,14 @@ def verify() -> str:
     """Verify the whole chain now and show the result."""
     _require(Permission.AUDIT_VERIFY)
     result = engine().verify_audit()
-    with engine().readers() as db:
-        page = queries.audit_page(db, page=1)
+    page = None
+    if _may(Permission.AUDIT_READ):
+        with engine().readers() as db:
+            page = queries.audit_page(db, page=1)
     return render_template("supervision/audit.html", page=page, filters={}, verification=result)
 
 
-@bp.get("/decisions/<int:decision_id>/trace")
+@bp.get(f"/decisions/<{ID}:decision_id>/trace")
 @login_required
 def trace(decision_id: int) -> str:
     """Who did, signed and decided what on a decision, and when, with each event's hash."""
@@ -78,15 +91,19 @@ def trace(decision_id: int) -> str:
     with engine().readers() as db:
         events = [e for e in queries.timeline(db, decision_id) if e.outcome == "done"]
         decision = db.get(Decision, decision_id)
+        if decision is None:
+            abort(404)
+        definition = engine().registry.get(decision.procedure, decision.definition_version, db)
     return render_template(
         "supervision/trace.html",
         decision=decision,
+        definition=definition,
         events=events,
         verification=engine().verify_audit(),
     )
 
 
-@bp.get("/decisions/<int:decision_id>/dossier.zip")
+@bp.get(f"/decisions/<{ID}:decision_id>/dossier.zip")
 @login_required
 def dossier(decision_id: int) -> Response:
     """Download the decision's dossier: records, files, summary and a manifest of hashes."""

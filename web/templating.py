@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
-from decisionflow.definitions import Definition, FieldSpec
-from decisionflow.models import Decision, User
-from decisionflow.roles import ROLE_LABELS, Role
+from decisionflow import queries
+from decisionflow.definitions import Definition, FieldSpec, Signature
+from decisionflow.models import Decision, Department, User
+from decisionflow.roles import ROLE_LABELS, Permission, Role, has_permission
 from web.i18n import pick
 from web.parts import engine
 
@@ -40,7 +43,8 @@ def record_label(definition: Definition, kind: str) -> str:
 def action_label(definition: Definition, action: str) -> str:
     """An audited action's name."""
     if action.startswith("record:"):
-        return f"{_('Added')}: {record_label(definition, action.removeprefix('record:'))}"
+        kind = record_label(definition, action.removeprefix("record:"))
+        return _("Added: %(record)s", record=kind)
     every = list(definition.transitions) + [
         t for s in definition.states for b in s.branches for t in b.transitions
     ]
@@ -78,6 +82,91 @@ def state_label(decision: Decision) -> str:
     return pick(definition.state(decision.state).label)
 
 
+def _field_specs(definition: Definition, kind: str) -> Mapping[str, FieldSpec]:
+    """The fields a record of this kind was made with (a trigger's record: its action's)."""
+    if kind in definition.records:
+        return definition.records[kind].fields
+    branch = definition.branch_of_trigger(kind)
+    transitions = branch.transitions if branch else definition.transitions
+    found = next((t for t in transitions if t.trigger == kind), None)
+    return found.fields if found else {}
+
+
+#: what the engine adds to a draft's record beside the typed fields
+_STORED_LABELS = {"number": ("版本号", "Version"), "sha256": ("SHA-256", "SHA-256")}
+
+
+def _shown(value: Any, spec: FieldSpec | None) -> str:
+    """A stored value as people read it: yes/no, a choice's label, people by name."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if spec is not None and spec.type == "choice" and isinstance(value, str):
+        return choice_label(value, spec)
+    if spec is not None and spec.type in ("user", "users"):
+        ids = value if isinstance(value, list) else [value]
+        with engine().readers() as db:
+            query = select(User.id, User.display_name).where(User.id.in_(ids))
+            # (a comprehension: dict() would take the result's keys() for a mapping's)
+            names = {user_id: name for user_id, name in db.execute(query)}
+        return "、".join(names.get(i, str(i)) for i in ids)
+    return str(value)
+
+
+def record_fields(
+    definition: Definition, kind: str, data: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """A record's fields as (label, value) in the page's language, not the stored names."""
+    specs = _field_specs(definition, kind)
+    rows = []
+    for name, value in data.items():
+        spec = specs.get(name)
+        if spec is not None:
+            label = pick(spec.label)
+        elif name in _STORED_LABELS:
+            label = pick(_STORED_LABELS[name])
+        else:
+            label = name
+        rows.append((label, _shown(value, spec)))
+    return rows
+
+
+def position_label(definition: Definition, position: str) -> str:
+    """An audited position ("state" or "state/branch:branch_state") by its stage names."""
+    state, _sep, moved = position.partition("/")
+    try:
+        label = pick(definition.state(state).label)
+        if not moved:
+            return label
+        branch_name, _sep, branch_state = moved.partition(":")
+        branch = definition.branch(branch_name)
+        inner = next(s for s in branch.states if s.name == branch_state)
+    except StopIteration:
+        return position  # a position no longer in the definition: shown as recorded
+    return f"{label} · {pick(branch.label)}: {pick(inner.label)}"
+
+
+def signature_of(definition: Definition, kind: str) -> Signature | None:
+    """The signature a record kind or an action asks of its author, if any."""
+    if kind in definition.records:
+        return definition.records[kind].signature
+    branch = definition.branch_of_trigger(kind)
+    transitions = branch.transitions if branch else definition.transitions
+    return next((t.signature for t in transitions if t.trigger == kind), None)
+
+
+def departments() -> list[Department]:
+    """Every department, for a field that names one."""
+    with engine().readers() as db:
+        return queries.departments(db)
+
+
+def may(permission: str) -> bool:
+    """Whether the signed-in user holds a permission (to offer only links that will open)."""
+    if not current_user.is_authenticated:
+        return False
+    return has_permission(current_user.actor.role, Permission(permission))
+
+
 def people_for(spec: FieldSpec) -> list[User]:
     """The people a user field may name: experts for an expert assignment, else every active user."""
     query = select(User).where(User.active.is_(True)).order_by(User.display_name)
@@ -100,4 +189,9 @@ def init_app(app: Flask) -> None:
             "outcome_label": outcome_label,
             "state_label": state_label,
             "people_for": people_for,
+            "may": may,
+            "record_fields": record_fields,
+            "signature_of": signature_of,
+            "departments": departments,
+            "position_label": position_label,
         }

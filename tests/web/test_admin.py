@@ -1,0 +1,109 @@
+"""Administrators keep accounts, departments, the expert pool, the catalogue and the calendar."""
+
+from __future__ import annotations
+
+import pytest
+
+from decisionflow.roles import Role
+from tests.web.conftest import csrf_token
+
+PAGES = [
+    "/admin/users",
+    "/admin/departments",
+    "/admin/experts",
+    "/admin/catalogue",
+    "/admin/calendar",
+]
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r not in (Role.ADMIN, Role.PUBLIC)])
+def test_only_administrators_reach_the_admin_pages(client, auth, role):
+    """Every other role gets 403 on every admin page."""
+    auth.login(role)
+    assert {page: client.get(page).status_code for page in PAGES} == dict.fromkeys(PAGES, 403)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    """Without an account, the admin pages redirect to the sign-in page."""
+    response = client.get("/admin/users")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_an_administrator_creates_an_account_and_a_mistake_keeps_the_form(client, auth, web_parts):
+    """A short password is refused beside its field with the username kept; a good one creates it."""
+    auth.login(Role.ADMIN)
+    token = csrf_token(client, "/admin/users")
+    refused = client.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "username": "wang.fang",
+            "display_name": "王芳",
+            "password": "short",
+            "role": "staff",
+            "department": "housing",
+        },
+    )
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert 'value="wang.fang"' in page and "至少 10 个字符" in page
+    made = client.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "username": "wang.fang",
+            "display_name": "王芳",
+            "password": "a-long-password-1",
+            "role": "staff",
+            "department": "housing",
+        },
+        follow_redirects=True,
+    )
+    assert made.status_code == 200
+    assert "wang.fang" in made.get_data(as_text=True)
+
+
+def test_the_expert_pool_and_catalogue_are_kept_through_the_pages(client, auth):
+    """Enrolling an expert with a declared interest, and adding a catalogue matter, show on the pages."""
+    auth.login(Role.ADMIN)
+    token = csrf_token(client, "/admin/experts")
+    client.post(
+        "/admin/experts",
+        data={
+            "csrf_token": token,
+            "username": "expert_2",
+            "fields": "环境工程",
+            "status": "active",
+            "declared_interests": ["ecology"],
+        },
+    )
+    assert "环境工程" in client.get("/admin/experts").get_data(as_text=True)
+    client.post(
+        "/admin/catalogue",
+        data={
+            "csrf_token": token,
+            "year": "2026",
+            "matter": "湿地保护修复方案",
+            "undertaking_unit": "ecology",
+            "planned_timing": "2026 年 10 月",
+        },
+    )
+    assert "湿地保护修复方案" in client.get("/admin/catalogue?year=2026").get_data(as_text=True)
+
+
+def test_the_calendar_page_checks_an_override_without_saving(client, auth):
+    """A bad override text is refused naming its place; 2026 shows as known."""
+    auth.login(Role.ADMIN)
+    page = client.get("/admin/calendar").get_data(as_text=True)
+    assert "2026" in page
+    token = csrf_token(client, "/admin/calendar")
+    bad = client.post(
+        "/admin/calendar/check",
+        data={
+            "csrf_token": token,
+            "text": "years:\n  2027:\n    holidays: [2027-02-30]\n    workdays: []\n",
+        },
+    )
+    assert bad.status_code == 400
+    assert "years.2027.holidays[0]" in bad.get_data(as_text=True)
