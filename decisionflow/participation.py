@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from decisionflow.accounts import Actor
-from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet
+from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet, Unmet
 from decisionflow.facts import branch_positions
 from decisionflow.models import Decision, DraftVersion, PublicComment, StepRecord, utcnow
 from decisionflow.registry import DefinitionRegistry
@@ -22,6 +22,8 @@ from decisionflow.roles import ROLE_SCOPES, Role, Scope
 from decisionflow.uow import Attempt, Door
 
 PUBLIC = Actor(id=None, username="public", role=Role.PUBLIC)
+#: what may be done with a comment (Art 15)
+DISPOSITIONS = ("adopted", "partly_adopted", "not_adopted")
 MAX_COMMENT = 5000
 #: more comments than this from one address in an hour are refused (a person rarely needs more)
 COMMENTS_PER_HOUR = 5
@@ -75,7 +77,9 @@ class PublicParticipation:
 
     # -- reads -----------------------------------------------------------------------------
     def _consultation(self, session: Session, decision: Decision) -> OpenConsultation | None:
-        definition = self.registry.get(decision.procedure, decision.definition_version, session)
+        definition = self.registry.get(
+            decision.procedure, decision.definition_version, session, overlay=decision.overlay
+        )
         spec = definition.public_comments
         if spec is None:
             return None
@@ -271,6 +275,83 @@ class PublicParticipation:
 
         self.door.run(attempt, work)
 
+    def dispose(self, actor: Actor, comment_id: int, *, disposition: str, reason: str) -> None:
+        """Record what was done with a comment and why (Art 15); audited, and never changed after."""
+        attempt = Attempt(
+            actor,
+            "dispose_comment",
+            payload={"comment_id": comment_id, "disposition": disposition, "reason": reason},
+        )
+
+        def work(session: Session, attempt: Attempt, now: datetime) -> None:
+            comment = (
+                session.get(PublicComment, comment_id) if 1 <= comment_id <= 2**31 - 1 else None
+            )
+            if comment is None:
+                raise NotFound(zh="没有这条意见", en="No such comment")
+            attempt.decision_id = comment.decision_id
+            decision = session.get(Decision, comment.decision_id)
+            assert decision is not None
+            attempt.state_before = attempt.state_after = decision.state
+            _check_handler(actor, decision)
+            rule = Unmet(
+                "comment_disposition",
+                "Art 15",
+                "对公众意见应当研究处理并说明采纳情况",
+                "Each public comment is studied and its adoption accounted for",
+            )
+            if comment.status != "received":
+                raise RuleNotMet(
+                    zh="这条意见未纳入记录（待审核或已被审核排除）",
+                    en="This comment is not in the record (held or moderated out)",
+                    unmet=[rule],
+                )
+            if comment.disposition is not None:
+                raise RuleNotMet(
+                    zh="这条意见已作出处理，处理结果不得更改",
+                    en="This comment has its disposition already; it cannot be changed",
+                    unmet=[rule],
+                )
+            if not self._disposable(session, decision):
+                raise RuleNotMet(
+                    zh="公众参与已完成，不能再处理意见",
+                    en="Public participation is complete; comments can no longer be handled",
+                    unmet=[rule],
+                )
+            errors: dict[str, tuple[str, str]] = {}
+            if disposition not in DISPOSITIONS:
+                errors["disposition"] = (
+                    "应为采纳、部分采纳或不采纳",
+                    "must be adopted, partly adopted or not adopted",
+                )
+            if not reason.strip() or _has_control(reason) or len(reason) > MAX_COMMENT:
+                errors["reason"] = (
+                    "须说明采纳或不采纳的理由",
+                    "give the reason for adopting or not",
+                )
+            if errors:
+                raise InvalidInput(zh="处理意见填写有误", en="Invalid disposition", fields=errors)
+            comment.disposition = disposition
+            comment.disposition_reason = reason.strip()
+            comment.disposed_by = actor.id
+            comment.disposed_at = now
+            attempt.detail = {"comment_id": comment.id, "receipt": comment.receipt}
+
+        self.door.run(attempt, work)
+
+    def _disposable(self, session: Session, decision: Decision) -> bool:
+        """Whether the decision's public-participation branch is still under way."""
+        definition = self.registry.get(
+            decision.procedure, decision.definition_version, session, overlay=decision.overlay
+        )
+        spec = definition.public_comments
+        if spec is None:
+            return False
+        branches, _ = branch_positions(decision)
+        state = branches.get(spec.branch)
+        branch = definition.branch(spec.branch)
+        return state is not None and not any(s.final and s.name == state for s in branch.states)
+
     def comments(self, session: Session, decision_id: int) -> list[PublicComment]:
         """Every comment on a decision, first to last (for staff; contact details included)."""
         return list(
@@ -285,6 +366,16 @@ class PublicParticipation:
 def _has_control(value: str) -> bool:
     """Whether text holds a control character other than tab and line breaks."""
     return any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value)
+
+
+def handles_comments(actor: Actor, undertaking_unit_id: int) -> bool:
+    """Whether the actor handles a decision's public comments (and so may see contact details)."""
+    if actor.role is Role.GOVERNMENT_OFFICE:
+        return True
+    return (
+        ROLE_SCOPES[actor.role] is Scope.UNDERTAKING_UNIT
+        and actor.department_id == undertaking_unit_id
+    )
 
 
 def _check_handler(actor: Actor, decision: Decision) -> None:

@@ -16,7 +16,8 @@ from decisionflow import queries
 from decisionflow.checklist import RecordSlot, addable_records
 from decisionflow.definitions import Definition
 from decisionflow.errors import Conflict, DecisionFlowError, InvalidInput, NotFound, NotPermitted
-from decisionflow.models import CATEGORY_LABELS, Category
+from decisionflow.models import CATEGORY_LABELS, Category, PublicComment
+from decisionflow.participation import DISPOSITIONS, handles_comments
 from decisionflow.roles import Permission, has_permission
 from decisionflow.views import ActionView, DecisionView
 from web.diagram import diagram
@@ -122,11 +123,16 @@ class _Forms:
     actions: list[ActionView]
     record_slots: list[RecordSlot]
 
+    comments: list[PublicComment]
+    handles_comments: bool
+
     @property
     def ids(self) -> set[str]:
         """The forms' names, as refusals refer to them."""
         ids = {f"action:{a.trigger}" for a in self.actions}
         ids |= {f"record:{s.kind}" for s in self.record_slots}
+        if self.handles_comments:
+            ids |= {f"{kind}-{c.id}" for c in self.comments for kind in ("dispose", "moderate")}
         return ids | (set() if self.view.final else {"attachment"})
 
 
@@ -136,10 +142,17 @@ def _forms(decision_id: int) -> _Forms:
     service = engine().decisions
     view = service.get(me, decision_id)
     with engine().readers() as db:
-        definition = engine().registry.get(view.procedure, view.definition_version, db)
+        definition = engine().registry.get(
+            view.procedure, view.definition_version, db, overlay=view.overlay
+        )
     branch_states = {b.name: b.state for b in view.branches}
     slots = addable_records(definition, view.state, branch_states, me.role)
-    return _Forms(view, definition, service.actions(me, decision_id), slots)
+    handler = handles_comments(me, view.undertaking_unit_id)
+    comments: list[PublicComment] = []
+    if handler or has_permission(me.role, Permission.DECISION_READ_ALL):
+        with engine().readers() as db:
+            comments = engine().participation.comments(db, decision_id)
+    return _Forms(view, definition, service.actions(me, decision_id), slots, comments, handler)
 
 
 def _page(decision_id: int, **form_state: Any) -> str:
@@ -165,6 +178,9 @@ def _page(decision_id: int, **form_state: Any) -> str:
         drafts=draft_versions,
         files=files,
         records=records,
+        comments=forms.comments,
+        handles_comments=forms.handles_comments,
+        dispositions=DISPOSITIONS,
         can_attach=not view.final,
         form_errors=form_state.get("form_errors", {}),
         form_values=form_state.get("form_values", {}),
@@ -174,6 +190,55 @@ def _page(decision_id: int, **form_state: Any) -> str:
         Category=Category,
         json=json,
     )
+
+
+@bp.post(f"/<{ID}:decision_id>/comments/<{ID}:comment_id>/disposition")
+@login_required
+def dispose(decision_id: int, comment_id: int) -> Response | tuple[str, int]:
+    """Record what was done with a public comment, and why (Art 15)."""
+    _check_comment(decision_id, comment_id)
+    try:
+        engine().participation.dispose(
+            actor(),
+            comment_id,
+            disposition=request.form.get("disposition", ""),
+            reason=request.form.get("reason", ""),
+        )
+    except DecisionFlowError as err:
+        if status_of(err) in (403, 404):
+            raise
+        return _after_refusal(decision_id, f"dispose-{comment_id}", err)
+    flash(_("Disposition recorded."))
+    return redirect(url_for("decisions.show", decision_id=decision_id, _anchor="comments"))
+
+
+@bp.post(f"/<{ID}:decision_id>/comments/<{ID}:comment_id>/moderation")
+@login_required
+def moderate(decision_id: int, comment_id: int) -> Response | tuple[str, int]:
+    """Release a held comment into the record, or reject it, with the reason."""
+    _check_comment(decision_id, comment_id)
+    try:
+        engine().participation.moderate(
+            actor(),
+            comment_id,
+            release=request.form.get("release") == "yes",
+            reason=request.form.get("reason", ""),
+        )
+    except DecisionFlowError as err:
+        if status_of(err) in (403, 404):
+            raise
+        return _after_refusal(decision_id, f"moderate-{comment_id}", err)
+    flash(_("Moderation recorded."))
+    return redirect(url_for("decisions.show", decision_id=decision_id, _anchor="comments"))
+
+
+def _check_comment(decision_id: int, comment_id: int) -> None:
+    """404 unless the comment belongs to a decision this user may see."""
+    engine().decisions.get(actor(), decision_id)
+    with engine().readers() as db:
+        comment = db.get(PublicComment, comment_id)
+    if comment is None or comment.decision_id != decision_id:
+        abort(404)
 
 
 @bp.get(f"/<{ID}:decision_id>")

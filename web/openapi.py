@@ -195,8 +195,14 @@ def _schemas() -> dict[str, Any]:
                 "version": INTEGER,
                 "created_at": TIME,
                 "updated_at": TIME,
-                "overlay": {"type": ["string", "null"], "description": "Local rules, as name@version"},
-                "predecessor_id": {"type": ["integer", "null"], "description": "The decision this adjusts (Art 37)"},
+                "overlay": {
+                    "type": ["string", "null"],
+                    "description": "Local rules, as name@version",
+                },
+                "predecessor_id": {
+                    "type": ["integer", "null"],
+                    "description": "The decision this adjusts (Art 37)",
+                },
             }
         ),
         "DecisionSummary": _object(

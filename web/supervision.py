@@ -93,7 +93,9 @@ def trace(decision_id: int) -> str:
         decision = db.get(Decision, decision_id)
         if decision is None:
             abort(404)
-        definition = engine().registry.get(decision.procedure, decision.definition_version, db)
+        definition = engine().registry.get(
+            decision.procedure, decision.definition_version, db, overlay=decision.overlay
+        )
     return render_template(
         "supervision/trace.html",
         decision=decision,
@@ -113,7 +115,9 @@ def dossier(decision_id: int) -> Response:
         decision = db.get(Decision, decision_id)
         if decision is None:
             abort(404)
-        definition = parts.registry.get(decision.procedure, decision.definition_version, db)
+        definition = parts.registry.get(
+            decision.procedure, decision.definition_version, db, overlay=decision.overlay
+        )
         data = build_dossier(db, definition, decision, parts.decisions.attachments, utcnow())
     import io
 

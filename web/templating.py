@@ -56,8 +56,19 @@ def action_label(definition: Definition, action: str) -> str:
         "attach_file": _("Attached a file"),
         "submit_comment": _("Public comment"),
         "moderate_comment": _("Moderated a comment"),
+        "dispose_comment": _("Disposed of a comment"),
     }
     return names.get(action, action)
+
+
+def disposition_label(disposition: str) -> str:
+    """What was done with a public comment."""
+    names = {
+        "adopted": _("adopted"),
+        "partly_adopted": _("partly adopted"),
+        "not_adopted": _("not adopted"),
+    }
+    return names.get(disposition, disposition)
 
 
 def outcome_label(outcome: str) -> str:
@@ -76,9 +87,11 @@ def outcome_label(outcome: str) -> str:
 def state_label(decision: Decision) -> str:
     """The stage a decision stands at."""
     definition = engine().registry.current(decision.procedure)
-    if decision.definition_version != definition.version:
+    if decision.definition_version != definition.version or decision.overlay:
         with engine().readers() as db:
-            definition = engine().registry.get(decision.procedure, decision.definition_version, db)
+            definition = engine().registry.get(
+                decision.procedure, decision.definition_version, db, overlay=decision.overlay
+            )
     return pick(definition.state(decision.state).label)
 
 
@@ -187,6 +200,7 @@ def init_app(app: Flask) -> None:
             "record_label": record_label,
             "action_label": action_label,
             "outcome_label": outcome_label,
+            "disposition_label": disposition_label,
             "state_label": state_label,
             "people_for": people_for,
             "may": may,

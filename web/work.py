@@ -47,7 +47,7 @@ def index() -> str:
                 if decision.procedure != procedure:
                     continue
                 decision_def = engine().registry.get(
-                    decision.procedure, decision.definition_version, db
+                    decision.procedure, decision.definition_version, db, overlay=decision.overlay
                 )
                 branches, _ = branch_positions(decision)
                 moves = moves_for(decision_def, decision.state, branches, me.role)

@@ -66,6 +66,9 @@ ROUTES: tuple[Route, ...] = (
     Route("decisions.add_record", "POST", "/decisions/{d}/records/expert_opinion", frozenset({Role.EXPERT}), 400, shows_title=True),
     Route("decisions.attach", "POST", "/decisions/{d}/attachments", FILERS, 400, shows_title=True),
     Route("decisions.download", "GET", "/decisions/{d}/attachments/{a}", EVERYONE, 200),
+    # Allowed handlers are still refused by the law: a disposition needs its reason (Art 15).
+    Route("decisions.dispose", "POST", "/decisions/{d}/comments/{c}/disposition", frozenset({Role.STAFF, Role.GOVERNMENT_OFFICE}), 400, shows_title=True, data={"disposition": "adopted", "reason": ""}),
+    Route("decisions.moderate", "POST", "/decisions/{d}/comments/{c}/moderation", frozenset({Role.STAFF, Role.GOVERNMENT_OFFICE}), 422, shows_title=True, data={"release": "yes", "reason": "x"}),
     Route("decisions.diff", "GET", "/decisions/{d}/drafts/diff", EVERYONE, 200),
     Route("supervision.audit_log", "GET", "/supervision/audit", frozenset({Role.SUPERVISOR, Role.ADMIN}), 200),
     Route("supervision.verify", "POST", "/supervision/audit/verify", frozenset({Role.SUPERVISOR, Role.ADMIN}), 200),
@@ -97,6 +100,7 @@ class Scene:
     decision_id: int
     attachment_id: int
     version: int
+    comment_id: int
 
 
 @pytest.fixture
@@ -117,8 +121,11 @@ def scene(web_parts: Parts, web_people: People, clock: Clock) -> Scene:
         content_type="text/csv",
         data="区片,地价\n一,100\n".encode(),
     )
+    web_parts.participation.submit_comment(view.id, text="建议公开测算依据", address="10.0.0.3")
+    with web_parts.sessions() as session:
+        [comment] = web_parts.participation.comments(session, view.id)
     version = web_parts.decisions.get(web_people[Role.SUPERVISOR], view.id).version
-    return Scene(view.id, attached.id, version)
+    return Scene(view.id, attached.id, version, comment.id)
 
 
 def test_the_matrix_covers_every_route(app: Flask) -> None:
@@ -134,7 +141,7 @@ def test_the_matrix_covers_every_route(app: Flask) -> None:
 
 
 def _request(client: FlaskClient, route: Route, scene: Scene, token: str) -> Any:
-    path = route.path.format(d=scene.decision_id, a=scene.attachment_id)
+    path = route.path.format(d=scene.decision_id, a=scene.attachment_id, c=scene.comment_id)
     if route.method == "GET":
         return client.get(path)
     return client.post(path, data={**route.data, "csrf_token": token})
