@@ -443,4 +443,3 @@ def _date_details(
     zh = spec.label.zh if spec else ctx.params["field"]
     en = spec.label.en if spec else ctx.params["field"]
     return {"field_label": zh, "date": when}, {"field_label": en, "date": when}
-

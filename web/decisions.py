@@ -279,9 +279,16 @@ def _payload() -> dict[str, Any]:
     for key in request.form:
         if key.startswith("_") or key in ("csrf_token", PASSWORD):
             continue
-        values = [v for v in request.form.getlist(key)]
+        # Browsers send a textarea's line breaks as CRLF; the API sends LF. One text must hash
+        # the same however it was entered (drafts are signed over their SHA-256).
+        values = [_plain_lines(v) for v in request.form.getlist(key)]
         data[key] = values if len(values) > 1 else values[0]
     return data
+
+
+def _plain_lines(text: str) -> str:
+    """Text with its line breaks as LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _password() -> str | None:

@@ -32,7 +32,11 @@ def consultation(decision_id: int) -> str | tuple[str, int]:
     """Show a draft open for comment and take a comment on it."""
     participation = engine().participation
     found = participation.consultation(decision_id)
-    values = {k: request.form.get(k, "") for k in ("name", "contact", "text")}
+    # line breaks as LF, as the API would send them
+    values = {
+        k: request.form.get(k, "").replace("\r\n", "\n").replace("\r", "\n")
+        for k in ("name", "contact", "text")
+    }
     errors: dict[str, tuple[str, str]] = {}
     if request.method == "POST":
         try:

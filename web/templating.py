@@ -105,14 +105,35 @@ def _field_specs(definition: Definition, kind: str) -> Mapping[str, FieldSpec]:
     return found.fields if found else {}
 
 
-#: what the engine adds to a draft's record beside the typed fields
-_STORED_LABELS = {"number": ("版本号", "Version"), "sha256": ("SHA-256", "SHA-256")}
+#: what the engine adds to a record beside the typed fields
+_STORED_LABELS = {
+    "number": ("版本号", "Version"),
+    "sha256": ("SHA-256", "SHA-256"),
+    "signature": ("签署", "Signature"),
+    "procedure_account": ("已履行的程序", "Procedure followed"),
+    "document_number": ("文件编号", "Document number"),
+    "successor_id": ("重新履行程序的决策", "Decision re-running the procedure"),
+}
+
+
+def _signature_text(value: Mapping[str, Any]) -> str:
+    """A signature as a sentence: who signed, when, over which draft."""
+    draft = value.get("draft_number")
+    digest = str(value.get("draft_sha256") or "")[:16]
+    over = _("over draft v%(n)s (SHA-256 %(digest)s…)", n=draft, digest=digest) if draft else ""
+    return f"{value.get('signer', '')} · {value.get('signed_at', '')} {over}".strip()
 
 
 def _shown(value: Any, spec: FieldSpec | None) -> str:
     """A stored value as people read it: yes/no, a choice's label, people by name."""
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
+    if isinstance(value, Mapping) and "signer" in value:
+        return _signature_text(value)
+    if isinstance(value, list) and value and isinstance(value[0], Mapping) and "action" in value[0]:
+        # the account of the procedure followed: one line per step, from the audit chain
+        return _("%(n)d steps, from the audit chain (events %(first)s–%(last)s)",
+                 n=len(value), first=value[0].get("seq"), last=value[-1].get("seq"))
     if spec is not None and spec.type == "choice" and isinstance(value, str):
         return choice_label(value, spec)
     if spec is not None and spec.type in ("user", "users"):
