@@ -30,6 +30,39 @@ def size_text(size: int) -> str:
     return f"{size} B"
 
 
+#: file kinds a decision's file may hold, recognised by their first bytes (never the name)
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"PK\x03\x04", "office"),  # .docx, .xlsx, .pptx, .odt, .ods (zip containers)
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "office"),  # .doc, .xls (OLE containers)
+)
+
+
+def content_kind(data: bytes) -> str | None:
+    """What a file is by its content: a known document or image kind, plain text, or None."""
+    for magic, kind in _SIGNATURES:
+        if data.startswith(magic):
+            return kind
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")  # plain text saved by Chinese office software
+        except UnicodeDecodeError:
+            return None
+    # Text, not a program or markup a browser would run: no control characters, no HTML.
+    if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
+        return None
+    head = text.lstrip().lower()[:64]
+    if head.startswith(("<!doctype", "<html", "<script", "<svg", "<?xml")):
+        return None
+    return "text"
+
+
 class AttachmentStore:
     """Files kept under a folder by content hash; the same content is stored once."""
 
@@ -47,6 +80,11 @@ class AttachmentStore:
         elif len(data) > self.max_bytes:
             limit = size_text(self.max_bytes)
             fields["file"] = (f"超过 {limit} 上限", f"exceeds the {limit} limit")
+        elif content_kind(data) is None:
+            fields["file"] = (
+                "只接受 PDF、图片、Office 文档和纯文本",
+                "only PDF, images, office documents and plain text are accepted",
+            )
         if fields:
             raise InvalidInput(
                 zh="附件不能接收", en="The attachment cannot be accepted", fields=fields

@@ -247,18 +247,24 @@ def test_signing_in_returns_to_the_page_asked_for(
 # -- uploads --------------------------------------------------------------------------------
 
 
-def test_an_uploaded_page_is_served_as_a_download(
+def test_an_uploaded_page_is_refused_and_a_document_is_served_as_a_download(
     client: FlaskClient, auth: Auth, web_parts: Parts, decision_id: int
 ) -> None:
-    """An uploaded HTML file comes back as an opaque download, never rendered on our site."""
+    """A page that would run in a browser is refused by its content; a document comes back
+    as an opaque download, never rendered on our site."""
     auth.login(Role.STAFF)
-    body = b"<html><script>alert(document.cookie)</script></html>"
+    token = csrf_token(client, "/work")
+    page = b"<html><script>alert(document.cookie)</script></html>"
+    refused = client.post(
+        f"/decisions/{decision_id}/attachments",
+        data={"file": (io.BytesIO(page), "说明.txt", "text/plain"), "csrf_token": token},
+    )
+    assert refused.status_code == 400
+    assert "只接受 PDF、图片、Office 文档和纯文本" in refused.get_data(as_text=True)
+    body = "区片,地价\n一,100\n".encode()
     response = client.post(
         f"/decisions/{decision_id}/attachments",
-        data={
-            "file": (io.BytesIO(body), "说明.html", "text/html"),
-            "csrf_token": csrf_token(client, "/work"),
-        },
+        data={"file": (io.BytesIO(body), "测算表.csv", "text/csv"), "csrf_token": token},
     )
     assert response.status_code == 302
     with web_parts.sessions() as session:
