@@ -263,6 +263,81 @@ FLAGS_FOR_PATH: Mapping[str, bool] = {
 }
 
 
+#: a normative document from drafting to filing (备案) with the filing body
+NORMATIVE_DOCUMENT_PATH: tuple[Step, ...] = (
+    Step(
+        Role.STAFF,
+        "record",
+        "draft_version",
+        _fixed(content="住房租赁补贴管理办法（征求意见稿）……", change_note="初稿"),
+    ),
+    Step(
+        Role.STAFF,
+        "record",
+        "drafting_explanation",
+        _fixed(
+            necessity="规范补贴发放",
+            legal_basis="《住房租赁条例》",
+            main_content="补贴对象、标准、程序",
+        ),
+    ),
+    Step(
+        Role.STAFF,
+        "fire",
+        "open_comment",
+        _ahead("deadline", 30, how_to_comment="政府网站留言或信函"),
+        wait_days=1,
+    ),
+    Step(
+        Role.STAFF,
+        "record",
+        "comment_adoption_summary",
+        _fixed(received=23, summary="采纳 8 条；不予采纳的已说明理由"),
+        wait_days=30,
+    ),
+    # 21 calendar days leave at least the 5 working days the review needs, holidays or not
+    Step(Role.STAFF, "fire", "submit_legality_review", _ahead("requested_completion_date", 21)),
+    Step(
+        Role.LEGAL_OFFICER,
+        "fire",
+        "find_lawful",
+        _fixed(opinion="制定主体、程序、内容合法", outcome="lawful"),
+        wait_days=6,
+    ),
+    Step(
+        Role.GOVERNMENT_OFFICE,
+        "record",
+        "meeting_minutes",
+        lambda ctx: {
+            "meeting_kind": "executive",
+            "meeting_date": ctx.today.isoformat(),
+            "opinions": "副区长甲：同意；区长：同意",
+        },
+        wait_days=3,
+    ),
+    Step(Role.CHIEF_EXECUTIVE, "fire", "adopt_document", _fixed(signed_by="区长")),
+    Step(Role.GOVERNMENT_OFFICE, "fire", "register_document", _fixed(), wait_days=1),
+    Step(
+        Role.GOVERNMENT_OFFICE,
+        "fire",
+        "publish_document",
+        lambda ctx: {"published_on": ctx.today.isoformat(), "channels": "区政府网站、政府公报"},
+        wait_days=1,
+    ),
+    Step(
+        Role.GOVERNMENT_OFFICE,
+        "fire",
+        "file_with_authority",
+        lambda ctx: {
+            "filing_body": "市人民政府",
+            "filed_on": ctx.today.isoformat(),
+            "receipt_number": "备2026-031",
+        },
+        wait_days=5,
+    ),
+)
+
+
 def take_step(
     service: DecisionService, step: Step, actor: Actor, decision_id: int, ctx: StepContext
 ) -> None:

@@ -7,7 +7,14 @@ from datetime import datetime, timedelta
 
 from decisionflow.accounts import SYSTEM, Actor, find_department
 from decisionflow.bootstrap import Parts, build
-from decisionflow.demo import FLAGS_FOR_PATH, MAJOR_DECISION_PATH, StepContext, take_step
+from decisionflow.demo import (
+    FLAGS_FOR_PATH,
+    MAJOR_DECISION_PATH,
+    NORMATIVE_DOCUMENT_PATH,
+    Step,
+    StepContext,
+    take_step,
+)
 from decisionflow.models import User, utcnow
 from decisionflow.roles import ROLE_LABELS, Role
 
@@ -34,20 +41,146 @@ ACCOUNTS = (
     ("supervisor", "督查室 吴芳", Role.SUPERVISOR, "office"),
 )
 
-STEP_NAMES = [step.name for step in MAJOR_DECISION_PATH]
+MAJOR, NORMATIVE = "major_decision", "normative_document"
+PATHS = {MAJOR: MAJOR_DECISION_PATH, NORMATIVE: NORMATIVE_DOCUMENT_PATH}
+FLAGS = {MAJOR: dict(FLAGS_FOR_PATH), NORMATIVE: {}}
 
-#: title, undertaking unit, category, the last step taken on the lawful path (None: just proposed)
-DECISIONS = (
-    ("集体土地征收补偿标准调整", "housing", "public_policy", "archive_decision"),
-    ("城区老旧小区改造三年行动计划", "housing", "development_plan", "publish_decision"),
-    ("保障性租赁住房分配管理办法", "housing", "public_policy", "approve_decision"),
-    ("城乡居民基本医疗保险待遇调整", "health", "public_policy", "find_lawful"),
-    ("湿地自然保护区生态修复方案", "natres", "resources", "submit_legality_review"),
-    ("区域医疗中心建设项目", "health", "construction_project", "complete_risk_assessment"),
-    ("农村集体经营性建设用地入市办法", "natres", "resources", "open_consultation"),
-    ("公共租赁住房租金标准调整", "housing", "public_policy", "legal_basis"),
-    ("城市生活垃圾分类管理实施方案", "housing", "major_impact", "proposal"),
-    ("中心城区停车收费标准调整", "housing", "public_policy", None),
+
+def _step(role: Role, name: str, kind: str = "fire", wait: int = 1, **values: object) -> Step:
+    return Step(role, kind, name, lambda ctx: dict(values), wait_days=wait)  # type: ignore[arg-type]
+
+
+EVALUATE = _step(
+    Role.CHIEF_EXECUTIVE,
+    "order_evaluation",
+    reason="results_missed",
+    evaluator="省行政学院评估中心",
+)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A demo decision: its matter, how far along the lawful path it goes, and what follows."""
+
+    title: str
+    unit: str
+    category: str
+    procedure: str
+    #: the last step taken on the lawful path (None: just opened)
+    last: str | None
+    then: tuple[Step, ...] = ()
+    flags: tuple[str, ...] = ()
+
+
+#: decisions at every stage of both procedures (and every way a major decision may end)
+DECISIONS: tuple[Planned, ...] = (
+    Planned("集体土地征收补偿标准调整", "housing", "public_policy", MAJOR, "archive_decision"),
+    Planned(
+        "城区老旧小区改造三年行动计划", "housing", "development_plan", MAJOR, "progress_report"
+    ),
+    Planned(
+        "保障性租赁住房分配管理办法", "housing", "public_policy", MAJOR, "report_to_party_committee"
+    ),
+    Planned("城乡居民基本医疗保险待遇调整", "health", "public_policy", MAJOR, "approve_decision"),
+    Planned("湿地自然保护区生态修复方案", "natres", "resources", MAJOR, "find_lawful"),
+    Planned("区域医疗中心建设项目", "health", "construction_project", MAJOR, "member_opinion"),
+    Planned(
+        "农村集体经营性建设用地入市办法", "natres", "resources", MAJOR, "submit_legality_review"
+    ),
+    Planned("公共租赁住房租金标准调整", "housing", "public_policy", MAJOR, "announce_hearing"),
+    Planned(
+        "城市生活垃圾分类管理实施方案", "housing", "major_impact", MAJOR, "department_consultation"
+    ),
+    Planned("中心城区停车收费标准调整", "housing", "public_policy", MAJOR, None),
+    Planned(
+        "义务教育学区划分调整方案",
+        "housing",
+        "public_policy",
+        MAJOR,
+        "report_to_party_committee",
+        flags=("congress_matter",),
+    ),
+    Planned(
+        "管道燃气价格联动机制",
+        "housing",
+        "public_policy",
+        MAJOR,
+        "progress_report",
+        then=(EVALUATE,),
+    ),
+    Planned(
+        "户外广告设施设置规划",
+        "natres",
+        "development_plan",
+        MAJOR,
+        "progress_report",
+        then=(
+            _step(
+                Role.CHIEF_EXECUTIVE, "suspend_execution", reasons="群众集中反映，暂停执行并复核"
+            ),
+        ),
+    ),
+    Planned(
+        "公益性殡葬设施布局规划",
+        "health",
+        "development_plan",
+        MAJOR,
+        "progress_report",
+        then=(
+            EVALUATE,
+            _step(
+                Role.GOVERNMENT_OFFICE,
+                "evaluation_report",
+                kind="record",
+                wait=20,
+                findings="选址与新规划冲突",
+                public_heard="召开座谈会两场",
+                conclusion="adjust",
+            ),
+            _step(
+                Role.CHIEF_EXECUTIVE, "adjust_decision", reasons="选址重大调整，重新履行决策程序"
+            ),
+        ),
+    ),
+    Planned(
+        "城区禁止燃放烟花爆竹规定",
+        "housing",
+        "major_impact",
+        MAJOR,
+        "meeting_minutes",
+        then=(
+            _step(
+                Role.CHIEF_EXECUTIVE,
+                "reject_decision",
+                chief_statement="暂不通过（最后发言）",
+                departure_reason="执法力量不足，条件尚不成熟",
+            ),
+        ),
+    ),
+    Planned(
+        "出租汽车运力投放方案",
+        "housing",
+        "public_policy",
+        MAJOR,
+        "proposal",
+        then=(_step(Role.CHIEF_EXECUTIVE, "decline_proposal", reasons="不属于重大行政决策事项"),),
+    ),
+    Planned(
+        "老年助餐服务补贴办法",
+        "health",
+        "public_policy",
+        MAJOR,
+        "legal_basis",
+        then=(_step(Role.CHIEF_EXECUTIVE, "terminate_decision", reasons="上级已出台统一政策"),),
+    ),
+    Planned("住房租赁补贴管理办法", "housing", "public_policy", NORMATIVE, "file_with_authority"),
+    Planned("物业服务收费管理办法", "housing", "public_policy", NORMATIVE, "publish_document"),
+    Planned("城市道路占用挖掘管理规定", "natres", "public_policy", NORMATIVE, "register_document"),
+    Planned("建筑垃圾处置管理办法", "housing", "public_policy", NORMATIVE, "adopt_document"),
+    Planned("养犬管理实施细则", "housing", "public_policy", NORMATIVE, "find_lawful"),
+    Planned("农村宅基地审批管理办法", "natres", "resources", NORMATIVE, "submit_legality_review"),
+    Planned("医疗机构设置规划管理办法", "health", "public_policy", NORMATIVE, "open_comment"),
+    Planned("城市绿化管理办法", "housing", "public_policy", NORMATIVE, "drafting_explanation"),
 )
 
 
@@ -85,7 +218,8 @@ def seed_demo(parts: Parts) -> DemoSummary:
     with parts.sessions() as session:
         if find_department(session, "office") is not None:
             return _accounts_summary(True, 0)
-    total_wait = sum(step.wait_days for step in MAJOR_DECISION_PATH) + 5
+    total_wait = sum(step.wait_days for path in PATHS.values() for step in path)
+    total_wait += sum(step.wait_days for plan in DECISIONS for step in plan.then) + 5
     clock = _Clock(utcnow() - timedelta(days=total_wait))
     demo = build(parts.settings, clock=clock)
     try:
@@ -103,42 +237,68 @@ def seed_demo(parts: Parts) -> DemoSummary:
         actors = _actors(demo)
         demo.registers.enrol_expert(SYSTEM, username="expert", fields="土地管理、社会稳定风险评估")
         clerks = {"housing": actors["clerk"], "natres": actors["clerk2"], "health": actors["clerk"]}
-        planned = []
-        for title, unit, category, last in DECISIONS:
-            # The health commission has no clerk account in this small demo: the government
-            # office opens its matters and the housing clerk works on them as a co-unit.
-            co_units = ["housing"] if unit == "health" else []
-            creator = actors["office"] if co_units else clerks[unit]
-            view = demo.decisions.create_decision(
-                creator,
-                title=title,
-                category=category,
-                undertaking_unit=unit,
-                flags=FLAGS_FOR_PATH,
-                co_units=co_units,
-                origin="seed-demo",
-            )
-            stop = -1 if last is None else STEP_NAMES.index(last)
-            planned.append((view.id, stop, clerks[unit]))
         by_role = {
             role: actors[username] for username, _, role, _ in ACCOUNTS if username != "clerk2"
         }
-        # Steps go round-robin across decisions so demo time only moves forward.
-        for index, step in enumerate(MAJOR_DECISION_PATH):
-            clock.now += timedelta(days=step.wait_days, minutes=7)
-            ctx = StepContext(
-                today=clock.now.astimezone(demo.decisions.timezone).date(),
-                expert_ids=(actors["expert"].id or 0,),
-                password=DEMO_PASSWORD,
-            )
-            for decision_id, stop, clerk in planned:
-                if index <= stop:
-                    actor = clerk if step.role is Role.STAFF else by_role[step.role]
-                    take_step(demo.decisions, step, actor, decision_id, ctx)
-                    clock.now += timedelta(minutes=3)
+        for procedure in (MAJOR, NORMATIVE):
+            _seed_procedure(demo, clock, procedure, clerks, actors, by_role)
     finally:
         demo.dispose()
     return _accounts_summary(False, len(DECISIONS))
+
+
+def _seed_procedure(
+    demo: Parts,
+    clock: _Clock,
+    procedure: str,
+    clerks: dict[str, Actor],
+    actors: dict[str, Actor],
+    by_role: dict[Role, Actor],
+) -> None:
+    """Open the procedure's demo decisions and take their steps, round-robin, so time only moves on."""
+    path = PATHS[procedure]
+    names = [step.name for step in path]
+    planned = []
+    for plan in (p for p in DECISIONS if p.procedure == procedure):
+        # The health commission has no clerk account in this small demo: the government
+        # office opens its matters and the housing clerk works on them as a co-unit.
+        co_units = ["housing"] if plan.unit == "health" else []
+        creator = actors["office"] if co_units else clerks[plan.unit]
+        flags = {**FLAGS[procedure], **dict.fromkeys(plan.flags, True)}
+        view = demo.decisions.create_decision(
+            creator,
+            title=plan.title,
+            category=plan.category,
+            undertaking_unit=plan.unit,
+            procedure=procedure,
+            flags=flags,
+            co_units=co_units,
+            origin="seed-demo",
+        )
+        stop = -1 if plan.last is None else names.index(plan.last)
+        planned.append((view.id, stop, clerks[plan.unit], plan))
+
+    def context() -> StepContext:
+        return StepContext(
+            today=clock.now.astimezone(demo.decisions.timezone).date(),
+            expert_ids=(actors["expert"].id or 0,),
+            password=DEMO_PASSWORD,
+        )
+
+    def act(step: Step, decision_id: int, clerk: Actor) -> None:
+        actor = clerk if step.role is Role.STAFF else by_role[step.role]
+        take_step(demo.decisions, step, actor, decision_id, context())
+        clock.now += timedelta(minutes=3)
+
+    for index, step in enumerate(path):
+        clock.now += timedelta(days=step.wait_days, minutes=7)
+        for decision_id, stop, clerk, _plan in planned:
+            if index <= stop:
+                act(step, decision_id, clerk)
+    for decision_id, _stop, clerk, plan in planned:
+        for step in plan.then:
+            clock.now += timedelta(days=step.wait_days)
+            act(step, decision_id, clerk)
 
 
 def _actors(parts: Parts) -> dict[str, Actor]:

@@ -76,7 +76,10 @@ def new() -> str | Response | tuple[str, int]:
     me = actor()
     if not has_permission(me.role, Permission.DECISION_CREATE):
         abort(403)
-    definition = engine().registry.current("major_decision")
+    registry = engine().registry
+    chosen = request.values.get("procedure", "major_decision")
+    procedure = chosen if chosen in registry.procedures else "major_decision"
+    definition = registry.current(procedure)
     values: dict[str, Any] = {"undertaking_unit": me.department_code, **request.form.to_dict()}
     errors: dict[str, tuple[str, str]] = {}
     refusal: DecisionFlowError | None = None
@@ -88,6 +91,7 @@ def new() -> str | Response | tuple[str, int]:
                 category=values.get("category", ""),
                 undertaking_unit=values.get("undertaking_unit", ""),
                 co_units=request.form.getlist("co_units"),
+                procedure=procedure,
                 flags={name: name in request.form.getlist("flags") for name in definition.flags},
                 origin=origin(),
             )
@@ -103,6 +107,7 @@ def new() -> str | Response | tuple[str, int]:
     page = render_template(
         "decisions/new.html",
         definition=definition,
+        procedures=[registry.current(name) for name in registry.procedures],
         values=values,
         errors=errors,
         refusal=refusal,
