@@ -52,6 +52,11 @@ class _Checker:
         self.check_requirements()
         self.check_reachability(d.states, d.transitions, "states")
         self.check_public_comments()
+        self.check_published_by()
+
+    def check_published_by(self) -> None:
+        if self.d.published_by is not None and self.d.published_by not in self.d.triggers:
+            self.fail("published_by", f"unknown trigger '{self.d.published_by}'")
 
     def check_public_comments(self) -> None:
         """The consultation the public comments on must name a real branch state and date field."""

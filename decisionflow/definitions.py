@@ -275,6 +275,8 @@ class Definition(_Frozen):
     states: tuple[StateSpec, ...] = Field(min_length=2)
     transitions: tuple[TransitionSpec, ...] = Field(min_length=1)
     public_comments: PublicComments | None = None
+    #: the move that publishes the decision (Art 32): what the public portal then shows
+    published_by: Name | None = None
     #: the article that keeps a closed matter's file complete and unaltered (Art 33)
     archive_article: Article | None = None
     #: SHA-256 of the source text, set by the loader

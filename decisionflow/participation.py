@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -42,6 +43,26 @@ class OpenConsultation:
     draft_sha256: str
     deadline: date
     article: str
+
+
+@dataclass(frozen=True)
+class AnsweredComment:
+    """A public comment as the published account shows it: what was said and what was done."""
+
+    text: str
+    disposition: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class PublishedDecision:
+    """A published decision and the account of how public opinions were adopted (Art 32)."""
+
+    decision_id: int
+    title: str
+    published: dict[str, Any]
+    adoption_summary: dict[str, Any]
+    comments: list[AnsweredComment]
 
 
 @dataclass(frozen=True)
@@ -351,6 +372,42 @@ class PublicParticipation:
         state = branches.get(spec.branch)
         branch = definition.branch(spec.branch)
         return state is not None and not any(s.final and s.name == state for s in branch.states)
+
+    def published(self) -> list[PublishedDecision]:
+        """Every published decision, newest first, with its account of public opinions."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Decision, StepRecord)
+                .join(StepRecord, StepRecord.decision_id == Decision.id)
+                .where(StepRecord.kind.in_(self._publishing_triggers()))
+                .order_by(StepRecord.created_at.desc())
+            ).all()
+            return [self._published(session, decision, record) for decision, record in rows]
+
+    def published_decision(self, decision_id: int) -> PublishedDecision:
+        """One published decision; NotFound for one not (yet) published."""
+        found = next((p for p in self.published() if p.decision_id == decision_id), None)
+        if found is None:
+            raise NotFound(zh="没有这项已公布的决策", en="No such published decision")
+        return found
+
+    def _publishing_triggers(self) -> list[str]:
+        triggers = {self.registry.current(p).published_by for p in self.registry.procedures}
+        return sorted(t for t in triggers if t)
+
+    def _published(
+        self, session: Session, decision: Decision, record: StepRecord
+    ) -> PublishedDecision:
+        summary = self._latest(session, decision.id, "comment_adoption_summary") or {}
+        # What the public said and what was done with it; never who said it or how to reach them.
+        answered = [
+            AnsweredComment(c.text, c.disposition, c.disposition_reason)
+            for c in self.comments(session, decision.id)
+            if c.status == "received"
+        ]
+        return PublishedDecision(
+            decision.id, decision.title, dict(record.data), dict(summary), answered
+        )
 
     def comments(self, session: Session, decision_id: int) -> list[PublicComment]:
         """Every comment on a decision, first to last (for staff; contact details included)."""

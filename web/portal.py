@@ -70,3 +70,17 @@ def consultation(decision_id: int) -> str | tuple[str, int]:
         honeypot=HONEYPOT,
         message=_("Your comment"),
     )
+
+
+@bp.get("/decisions/")
+def published() -> str:
+    """List the published decisions, newest first."""
+    return render_template("portal/published.html", decisions=engine().participation.published())
+
+
+@bp.get(f"/decisions/<{ID}:decision_id>")
+def published_decision(decision_id: int) -> str:
+    """Show a published decision and how the public's opinions were adopted (Art 32)."""
+    return render_template(
+        "portal/published_decision.html", d=engine().participation.published_decision(decision_id)
+    )

@@ -132,8 +132,12 @@ def _shown(value: Any, spec: FieldSpec | None) -> str:
         return _signature_text(value)
     if isinstance(value, list) and value and isinstance(value[0], Mapping) and "action" in value[0]:
         # the account of the procedure followed: one line per step, from the audit chain
-        return _("%(n)d steps, from the audit chain (events %(first)s–%(last)s)",
-                 n=len(value), first=value[0].get("seq"), last=value[-1].get("seq"))
+        return _(
+            "%(n)d steps, from the audit chain (events %(first)s–%(last)s)",
+            n=len(value),
+            first=value[0].get("seq"),
+            last=value[-1].get("seq"),
+        )
     if spec is not None and spec.type == "choice" and isinstance(value, str):
         return choice_label(value, spec)
     if spec is not None and spec.type in ("user", "users"):

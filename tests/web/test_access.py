@@ -75,6 +75,9 @@ ROUTES: tuple[Route, ...] = (
     Route("supervision.trace", "GET", "/supervision/decisions/{d}/trace", EVERYONE, 200, shows_title=True),
     Route("supervision.dossier", "GET", "/supervision/decisions/{d}/dossier.zip", EVERYONE, 200),
     Route("portal.index", "GET", "/public/", EVERYONE, 200, public=True, shows_title=True),
+    Route("portal.published", "GET", "/public/decisions/", EVERYONE, 200, public=True),
+    # not published: the public learns nothing of a decision in progress
+    Route("portal.published_decision", "GET", "/public/decisions/{d}", EVERYONE, 404, public=True),
     Route("portal.consultation", "GET", "/public/consultations/{d}", EVERYONE, 200, public=True, shows_title=True),
     Route("portal.consultation", "POST", "/public/consultations/{d}", EVERYONE, 400, public=True, data={"text": ""}),
     Route("admin.users", "GET", "/admin/users", ADMIN, 200),
