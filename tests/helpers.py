@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +29,91 @@ from tests.conftest import PASSWORD
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in MAJOR_DECISION_PATH)
 
 
+def _fixed(**values: Any) -> Callable[[StepContext], dict[str, Any]]:
+    return lambda ctx: dict(values)
+
+
+#: steps a flag adds to the lawful path, each taken right after the named path step: the
+#: records and moves the definition requires only of a decision with that flag
+FLAG_STEPS: tuple[tuple[str, str, Step], ...] = (
+    (
+        "department_consultation",
+        "not_disclosed",
+        Step(
+            Role.STAFF,
+            "record",
+            "nondisclosure_basis",
+            _fixed(basis="《保守国家秘密法》第九条"),
+        ),
+    ),
+    (
+        "department_consultation",
+        "opinions_differ",
+        Step(
+            Role.STAFF,
+            "record",
+            "alternative",
+            _fixed(summary="方案一：一次性上调", assessment="见效快，财政压力大"),
+        ),
+    ),
+    (
+        "department_consultation",
+        "opinions_differ",
+        Step(
+            Role.STAFF,
+            "record",
+            "alternative",
+            _fixed(summary="方案二：分两年上调", assessment="平稳，群众获得感稍弱"),
+        ),
+    ),
+    (
+        "find_lawful",
+        "market_activity",
+        Step(
+            Role.STAFF,
+            "record",
+            "fair_competition_review",
+            _fixed(conclusion="不含排除、限制竞争的内容"),
+        ),
+    ),
+    (
+        "report_to_party_committee",
+        "congress_matter",
+        Step(
+            Role.GOVERNMENT_OFFICE,
+            "fire",
+            "record_congress_decision",
+            _fixed(session="区人大常委会第十二次会议", resolution="同意"),
+            wait_days=10,
+        ),
+    ),
+    (
+        "report_to_party_committee",
+        "wide_concern",
+        Step(
+            Role.GOVERNMENT_OFFICE,
+            "record",
+            "adoption_explanation",
+            _fixed(explanation="公众意见采纳 12 条，专家意见全部采纳"),
+        ),
+    ),
+)
+
+#: the lawful path with every flag's added steps: (step, the flag it needs or None)
+FULL_PATH: tuple[tuple[Step, str | None], ...] = tuple(
+    entry
+    for step in MAJOR_DECISION_PATH
+    for entry in [
+        (step, None),
+        *((extra, flag) for anchor, flag, extra in FLAG_STEPS if anchor == step.name),
+    ]
+)
+_FULL_NAMES: tuple[str, ...] = tuple(step.name for step, _ in FULL_PATH)
+
+
 def step_named(name: str) -> Step:
-    """The lawful path's step of that name."""
-    return MAJOR_DECISION_PATH[STEP_NAMES.index(name)]
+    """The lawful path's step of that name (the first, if it repeats), or a flag's step."""
+    return FULL_PATH[_FULL_NAMES.index(name)][0]
 
 
 def new_decision(
@@ -53,8 +135,12 @@ def new_decision(
     )
 
 
-def _applies(parts: Parts, step: Step, flags: Mapping[str, bool]) -> bool:
-    """Whether a path step belongs to a branch the decision's flags switch on (or none)."""
+def _applies(parts: Parts, step: Step, flag: str | None, flags: Mapping[str, bool]) -> bool:
+    """Whether a step belongs to the decision: its own flag (if any) is on, and it is in no
+    branch, or in a branch the decision's flags switch on (the hearing only on vital
+    interests, no public participation when not disclosed, ...)."""
+    if flag is not None and not flags.get(flag, False):
+        return False
     definition = parts.registry.current("major_decision")
     branch = definition.branch_of_trigger(step.name)
     if branch is None and step.kind == "record":
@@ -64,12 +150,20 @@ def _applies(parts: Parts, step: Step, flags: Mapping[str, bool]) -> bool:
     return branch is None or branch.when is None or branch.when.holds(dict(flags))
 
 
+def context(people: Any, clock: Any) -> StepContext:
+    """What a step's payload is made from today: the date, the expert, the signing password."""
+    return StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD)
+
+
 def take(parts: Parts, people: Any, clock: Any, decision_id: int, name: str) -> None:
-    """Take one step of the lawful path, after its wait."""
-    step = step_named(name)
+    """Take one step of the lawful path (or a flag's step), after its wait; signed steps are
+    signed with the actor's password."""
+    _take(parts, people, clock, decision_id, step_named(name))
+
+
+def _take(parts: Parts, people: Any, clock: Any, decision_id: int, step: Step) -> None:
     clock.advance(days=step.wait_days, minutes=5)
-    ctx = StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD)
-    take_step(parts.decisions, step, people[step.role], decision_id, ctx)
+    take_step(parts.decisions, step, people[step.role], decision_id, context(people, clock))
 
 
 def drive(
@@ -88,18 +182,21 @@ def drive(
 
     A new decision is created with `flags` unless `decision_id` is given; `start` names the
     first step to replay (default: the path's first). Steps of branches the flags switch off
-    are skipped; the clock advances by each step's wait. Returns the decision as it stands.
+    are skipped, and the steps a flag adds (FLAG_STEPS) are taken after their anchor step
+    (`through` the anchor stops before them); the clock advances by each step's wait.
+    Returns the decision as it stands.
     """
     assert (before is None) != (through is None), "give exactly one of before= or through="
-    stop = STEP_NAMES.index(before) if before else STEP_NAMES.index(through or "") + 1
-    first = STEP_NAMES.index(start) if start else 0
+    stop = _FULL_NAMES.index(before) if before else _FULL_NAMES.index(through or "") + 1
+    first = _FULL_NAMES.index(start) if start else 0
     if decision_id is None:
         decision_id = new_decision(parts, people, flags=flags, **options).id
     else:
         flags = parts.decisions.get(people[Role.SUPERVISOR], decision_id).flags
-    for step in MAJOR_DECISION_PATH[first:stop]:
-        if _applies(parts, step, flags):
-            take(parts, people, clock, decision_id, step.name)
+    for step, flag in FULL_PATH[first:stop]:
+        if _applies(parts, step, flag, flags):
+            # the step itself, not the first of its name: the second member speaks for himself
+            _take(parts, people, clock, decision_id, step)
     return parts.decisions.get(people[Role.SUPERVISOR], decision_id)
 
 

@@ -36,18 +36,27 @@ CHAIN = (
     ("start_procedure", "done"),
     ("record:draft_version", "done"),
     ("record:legal_basis", "done"),
+    ("record:department_consultation", "done"),
     ("record:proposal", "not_permitted"),
     ("submit_for_argumentation", "done"),
 )
-CREATED, PROPOSAL, REFUSED_APPROVAL, STARTED, DRAFT, LEGAL_BASIS, REFUSED_EXPERT, SUBMITTED = range(
-    1, len(CHAIN) + 1
-)
+(
+    CREATED,
+    PROPOSAL,
+    REFUSED_APPROVAL,
+    STARTED,
+    DRAFT,
+    LEGAL_BASIS,
+    CONSULTED,
+    REFUSED_EXPERT,
+    SUBMITTED,
+) = range(1, len(CHAIN) + 1)
 LAST = SUBMITTED
 
 
 @pytest.fixture
 def chain(parts: Parts, people: Any, clock: Any) -> int:
-    """A decision's first steps, with two refusals among them: eight events."""
+    """A decision's first steps, with two refusals among them: nine events."""
     service = parts.decisions
     decision = service.create_decision(
         people[Role.STAFF],
@@ -76,6 +85,7 @@ def chain(parts: Parts, people: Any, clock: Any) -> int:
     take("start_procedure")
     take("draft_version")
     take("legal_basis")
+    take("department_consultation")
     with pytest.raises(NotPermitted):  # an unassigned expert may not touch the file
         service.add_record(people[Role.EXPERT], decision.id, "proposal", {"source": "x"})
     take("submit_for_argumentation")

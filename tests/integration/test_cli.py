@@ -71,7 +71,9 @@ def test_workflows_graph_draws_the_procedure(tmp_path):
     result = run(tmp_path, "workflows", "graph", "major_decision")
     assert result.returncode == 0
     assert result.stdout.startswith("stateDiagram-v2")
-    assert "legality_review --> collective_discussion" in result.stdout
+    # the review concludes into the meeting pack, which goes on the meeting's agenda (Art 28-29)
+    assert "legality_review --> meeting_preparation" in result.stdout
+    assert "meeting_preparation --> collective_discussion" in result.stdout
     unknown = run(tmp_path, "workflows", "graph", "no_such")
     assert unknown.returncode == 1
     assert "known: major_decision" in unknown.stderr
@@ -94,7 +96,7 @@ def test_seed_demo_fills_every_stage_and_the_chain_verifies(tmp_path):
         "drafting",
         "argumentation",
         "legality_review",
-        "collective_discussion",
+        "meeting_preparation",
         "party_report",
         "execution",
         "archived",

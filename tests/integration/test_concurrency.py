@@ -72,9 +72,10 @@ def test_two_writers_with_the_same_version_one_wins_the_other_conflicts(
     now = service.get(staff, decision.id)
     assert now.version == decision.version + 1  # moved exactly once
     moved = {b.name: b.state for b in now.branches}
+    # one branch moved (the consultation opened or the assessment started), the rest wait
     assert sorted(moved.values()) in (
-        ["consultation_open", "pending", "pending"],
-        ["assessing", "pending", "pending"],
+        ["consultation_open", "pending", "pending", "pending"],
+        ["assessing", "pending", "pending", "pending"],
     )
     assert parts.verify_audit().ok
     events = audit_events_after(parts, before.audit_seq)
@@ -85,7 +86,7 @@ def test_two_writers_without_a_version_never_move_twice(parts, people, clock):
     """The same move fired twice at once, with no version given: one succeeds, the other is
     refused (the stage has moved on, or the write lost the race); never a double move."""
     service, staff = parts.decisions, people[Role.STAFF]
-    decision = drive(parts, people, clock, through="legal_basis")
+    decision = drive(parts, people, clock, through="department_consultation")
     before = snapshot(parts, decision.id)
     submit = lambda: service.fire(staff, decision.id, "submit_for_argumentation")  # noqa: E731
     results = race(submit, submit)
@@ -131,7 +132,11 @@ def test_many_writers_appending_at_once_keep_every_draft_and_the_chain(parts, pe
                         staff,
                         decision_id,
                         "draft_version",
-                        {"content": f"第 {thread} 人第 {n} 稿", "change_note": "修改"},
+                        {
+                            "content": f"第 {thread} 人第 {n} 稿",
+                            "cause": "other",
+                            "change_note": "修改",
+                        },
                     )
                     outcomes.append("done")
                 except Conflict:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from config import REPO_ROOT
-from decisionflow.demo import StepContext
+from decisionflow.demo import FLAGS_FOR_PATH
 from decisionflow.errors import InvalidInput, NotFound, RuleNotMet
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.roles import Role
@@ -15,6 +15,7 @@ from tests.conftest import PASSWORD, SHANGHAI
 from tests.helpers import (
     STEP_NAMES,
     audit_events_after,
+    context,
     drive,
     new_decision,
     refused,
@@ -24,21 +25,25 @@ from tests.helpers import (
     unmet_rules,
 )
 
-ALL_BRANCHES = ("public_participation", "expert_argumentation", "risk_assessment")
+ALL_BRANCHES = ("public_participation", "hearing", "expert_argumentation", "risk_assessment")
 
 #: where the decision stands after each move of the lawful path: (state, {branch: state})
 AFTER = {
     "start_procedure": ("drafting", {}),
     "submit_for_argumentation": ("argumentation", dict.fromkeys(ALL_BRANCHES, "pending")),
     "open_consultation": ("argumentation", {"public_participation": "consultation_open"}),
+    "announce_hearing": ("argumentation", {"hearing": "announced"}),
     "request_expert_opinions": ("argumentation", {"expert_argumentation": "consulting"}),
     "complete_expert_argumentation": ("argumentation", {"expert_argumentation": "done"}),
     "start_risk_assessment": ("argumentation", {"risk_assessment": "assessing"}),
     "complete_risk_assessment": ("argumentation", {"risk_assessment": "done"}),
+    "hold_hearing": ("argumentation", {"hearing": "held"}),
+    "complete_hearing": ("argumentation", {"hearing": "done"}),
     "close_consultation": ("argumentation", {"public_participation": "consultation_closed"}),
     "complete_public_participation": ("argumentation", {"public_participation": "done"}),
     "submit_legality_review": ("legality_review", {}),
-    "find_lawful": ("collective_discussion", {}),
+    "find_lawful": ("meeting_preparation", {}),
+    "schedule_meeting": ("collective_discussion", {}),
     "approve_decision": ("party_report", {}),
     "report_to_party_committee": ("publication", {}),
     "publish_decision": ("execution", {}),
@@ -53,13 +58,21 @@ WRONG_STAGE = [
     ("submit_for_argumentation", Role.STAFF, "Art 12", "proposal"),
     ("return_to_drafting", Role.STAFF, "Art 24", "start_procedure"),
     ("submit_legality_review", Role.STAFF, "Art 25", "legal_basis"),
+    ("return_incomplete", Role.LEGAL_OFFICER, "Art 26", "submit_for_argumentation"),
     ("find_lawful", Role.LEGAL_OFFICER, "Art 28", "submit_for_argumentation"),
     ("find_unlawful", Role.LEGAL_OFFICER, "Art 28", "find_lawful"),
-    ("approve_decision", Role.CHIEF_EXECUTIVE, "Art 30", "submit_legality_review"),
+    ("schedule_meeting", Role.GOVERNMENT_OFFICE, "Art 29", "submit_legality_review"),
+    ("approve_decision", Role.CHIEF_EXECUTIVE, "Art 30", "find_lawful"),
     ("reject_decision", Role.CHIEF_EXECUTIVE, "Art 30", "approve_decision"),
     ("defer_decision", Role.CHIEF_EXECUTIVE, "Art 30", "start_procedure"),
-    ("report_to_party_committee", Role.GOVERNMENT_OFFICE, "Art 31", "find_lawful"),
+    ("report_to_party_committee", Role.GOVERNMENT_OFFICE, "Art 31", "schedule_meeting"),
+    ("record_congress_decision", Role.GOVERNMENT_OFFICE, "Art 8", "approve_decision"),
     ("publish_decision", Role.GOVERNMENT_OFFICE, "Art 32", "approve_decision"),
+    ("order_evaluation", Role.CHIEF_EXECUTIVE, "Art 36", "report_to_party_committee"),
+    ("continue_execution", Role.CHIEF_EXECUTIVE, "Art 36", "publish_decision"),
+    ("adjust_decision", Role.CHIEF_EXECUTIVE, "Art 37", "publish_decision"),
+    ("suspend_execution", Role.CHIEF_EXECUTIVE, "Art 37", "report_to_party_committee"),
+    ("resume_execution", Role.CHIEF_EXECUTIVE, "Art 37", "publish_decision"),
     ("archive_decision", Role.GOVERNMENT_OFFICE, "Art 33", "report_to_party_committee"),
     ("terminate_decision", Role.CHIEF_EXECUTIVE, "Art 37", "proposal"),
     # branch moves outside their stage, and inside it from the wrong branch state
@@ -67,6 +80,10 @@ WRONG_STAGE = [
     ("open_consultation", Role.STAFF, "Art 15", "open_consultation"),
     ("close_consultation", Role.STAFF, "Art 15", "submit_for_argumentation"),
     ("complete_public_participation", Role.STAFF, "Art 15", "open_consultation"),
+    ("announce_hearing", Role.STAFF, "Art 16", "start_procedure"),
+    ("announce_hearing", Role.STAFF, "Art 16", "announce_hearing"),
+    ("hold_hearing", Role.STAFF, "Art 16", "submit_for_argumentation"),
+    ("complete_hearing", Role.STAFF, "Art 16", "announce_hearing"),
     ("request_expert_opinions", Role.STAFF, "Art 19", "submit_legality_review"),
     ("complete_expert_argumentation", Role.STAFF, "Art 21", "submit_for_argumentation"),
     ("start_risk_assessment", Role.STAFF, "Art 22", "complete_risk_assessment"),
@@ -110,26 +127,69 @@ def test_chief_may_decline_a_proposal_and_the_decision_closes(parts, people):
         service.add_record(people[Role.STAFF], decision.id, "proposal", {})
 
 
+CONGRESS = {**FLAGS_FOR_PATH, "congress_matter": True}
+EVALUATE = {"reason": "many_concerns", "evaluator": "省行政学院评估中心"}
+#: each working stage, how the lawful path reaches it (with which flags), and one move more
+TERMINABLE = [
+    ("drafting", "start_procedure", FLAGS_FOR_PATH, None),
+    ("argumentation", "open_consultation", FLAGS_FOR_PATH, None),
+    ("legality_review", "submit_legality_review", FLAGS_FOR_PATH, None),
+    ("meeting_preparation", "find_lawful", FLAGS_FOR_PATH, None),
+    ("collective_discussion", "schedule_meeting", FLAGS_FOR_PATH, None),
+    ("party_report", "approve_decision", FLAGS_FOR_PATH, None),
+    ("people_congress", "report_to_party_committee", CONGRESS, None),
+    ("publication", "report_to_party_committee", FLAGS_FOR_PATH, None),
+    ("execution", "publish_decision", FLAGS_FOR_PATH, None),
+    ("evaluation", "publish_decision", FLAGS_FOR_PATH, ("order_evaluation", EVALUATE)),
+    ("suspended", "publish_decision", FLAGS_FOR_PATH, ("suspend_execution", {"reasons": "紧急"})),
+]
+
+
+def test_terminable_stages_are_every_stage_terminate_leaves_from():
+    """The table below names exactly the stages terminate_decision may leave (Art 37)."""
+    definition = DefinitionRegistry.from_folder(REPO_ROOT / "workflows").current("major_decision")
+    [terminate] = [t for t in definition.transitions if t.trigger == "terminate_decision"]
+    assert sorted(case[0] for case in TERMINABLE) == sorted(terminate.source)
+
+
 @pytest.mark.parametrize(
-    ("state", "through"),
-    [
-        ("drafting", "start_procedure"),
-        ("argumentation", "open_consultation"),
-        ("legality_review", "submit_legality_review"),
-        ("collective_discussion", "find_lawful"),
-        ("party_report", "approve_decision"),
-        ("publication", "report_to_party_committee"),
-        ("execution", "publish_decision"),
-    ],
+    ("state", "through", "flags", "then"), TERMINABLE, ids=[case[0] for case in TERMINABLE]
 )
-def test_chief_may_terminate_from_every_working_stage(parts, people, clock, state, through):
+def test_chief_may_terminate_from_every_working_stage(
+    parts, people, clock, state, through, flags, then
+):
     """terminate_decision (Art 37) stops the procedure from any stage after its start."""
-    decision = drive(parts, people, clock, through=through)
+    decision = drive(parts, people, clock, through=through, flags=flags)
+    chief = people[Role.CHIEF_EXECUTIVE]
+    if then is not None:
+        trigger, payload = then
+        decision = parts.decisions.fire(chief, decision.id, trigger, payload)
     assert decision.state == state
-    ended = parts.decisions.fire(
-        people[Role.CHIEF_EXECUTIVE], decision.id, "terminate_decision", {"reasons": "情况变化"}
-    )
+    ended = parts.decisions.fire(chief, decision.id, "terminate_decision", {"reasons": "情况变化"})
     assert (ended.state, ended.final, ended.branches) == ("terminated", True, ())
+
+
+def test_a_decision_with_every_flag_takes_every_conditional_step_to_the_archive(
+    parts, people, clock
+):
+    """All flags on: the steps each flag adds (non-disclosure basis, two alternatives, fair
+    competition review, the people's congress, the adoption explanation) lead to the archive."""
+    every = {name: True for name in parts.registry.current("major_decision").flags}
+    decision = drive(parts, people, clock, through="archive_decision", flags=every)
+    assert (decision.state, decision.final) == ("archived", True)
+    events = audit_events_after(parts, 0)
+    done = [e.action for e in events if e.outcome == "done"]
+    for action in (
+        "record:nondisclosure_basis",
+        "record:fair_competition_review",
+        "record_congress_decision",
+        "record:adoption_explanation",
+    ):
+        assert action in done, action
+    assert done.count("record:alternative") == 2
+    # not disclosed: no public consultation was ever opened; the hearing still ran (Art 16)
+    assert "open_consultation" not in done and "complete_hearing" in done
+    assert [e.outcome for e in events] == ["done"] * len(events)
 
 
 def test_terminated_decision_cannot_be_terminated_or_moved_again(parts, people, clock):
@@ -176,10 +236,14 @@ def test_branch_move_of_a_branch_not_under_way_says_so(parts, people, clock):
         ("proposal", "Art 10", "start_procedure"),
         ("draft_version", "Art 12", "submit_for_argumentation"),
         ("legal_basis", "Art 12", "submit_for_argumentation"),
+        ("department_consultation", "Art 12", "submit_for_argumentation"),
         ("comment_adoption_summary", "Art 15", "complete_public_participation"),
+        ("hearing_participants", "Art 16", "announce_hearing"),
+        ("hearing_record", "Art 16", "complete_hearing"),
         ("expert_opinion", "Art 20", "complete_expert_argumentation"),
         ("expert_adoption", "Art 21", "complete_expert_argumentation"),
         ("risk_report", "Art 23", "complete_risk_assessment"),
+        ("legality_opinion", "Art 28", "find_lawful"),
         ("meeting_minutes", "Art 30", "approve_decision"),
     ],
 )
@@ -193,7 +257,7 @@ def test_state_cannot_be_left_until_its_required_record_exists(
         parts, people, clock, decision_id=decision.id, start=_after(record), before=leave_by
     )
     leave = step_named(leave_by)
-    payload = leave.payload(_ctx(people, clock))
+    payload = leave.payload(context(people, clock))
     with refused(
         parts, decision.id, RuleNotMet, rule=f"requires:{record}", article=article
     ) as info:
@@ -209,10 +273,6 @@ def _after(name: str) -> str:
     return STEP_NAMES[STEP_NAMES.index(name) + 1]
 
 
-def _ctx(people, clock) -> StepContext:
-    return StepContext(today=clock.today, expert_ids=(people[Role.EXPERT].id,), password=PASSWORD)
-
-
 def test_reject_needs_the_minutes_of_this_meeting(parts, people, clock):
     """reject_decision (Art 30) requires the meeting minutes, then ends the decision."""
     decision = drive(parts, people, clock, before="meeting_minutes")
@@ -225,25 +285,49 @@ def test_reject_needs_the_minutes_of_this_meeting(parts, people, clock):
 
 
 def _reject(parts, chief, decision_id):
-    return parts.decisions.fire(chief, decision_id, "reject_decision", {"reasons": "条件不成熟"})
+    # both members agreed: the chief who rejects departs from them and says why (Art 30)
+    payload = {"chief_statement": "不予通过（最后发言）", "departure_reason": "条件不成熟"}
+    return parts.decisions.fire(chief, decision_id, "reject_decision", payload)
 
 
 # -- loops back to drafting -----------------------------------------------------------------
+UNLAWFUL = {"outcome": "unlawful", "opinion": "超越法定职权"}
+
+
 @pytest.mark.parametrize(
-    ("through", "trigger", "role", "payload"),
+    ("through", "trigger", "role", "payload", "kept"),
     [
-        ("submit_legality_review", "find_unlawful", Role.LEGAL_OFFICER, {"opinion": "超越职权"}),
-        ("open_consultation", "return_to_drafting", Role.STAFF, {"reason": "草案需重大修改"}),
-        ("meeting_minutes", "defer_decision", Role.CHIEF_EXECUTIVE, {"reasons": "进一步论证"}),
+        # the legal officer's signed opinion finds the draft unlawful (Art 28)
+        ("submit_legality_review", "find_unlawful", Role.LEGAL_OFFICER, {}, True),
+        # an open consultation is interrupted: nothing was completed to keep
+        (
+            "open_consultation",
+            "return_to_drafting",
+            Role.STAFF,
+            {"reason": "草案需重大修改"},
+            False,
+        ),
+        (
+            "meeting_minutes",
+            "defer_decision",
+            Role.CHIEF_EXECUTIVE,
+            {"reasons": "进一步论证"},
+            True,
+        ),
     ],
 )
 def test_back_to_drafting_needs_a_new_draft_made_since_reentry(
-    parts, people, clock, through, trigger, role, payload
+    parts, people, clock, through, trigger, role, payload, kept
 ):
-    """After a loop back to drafting, only a draft version made since re-entry lets it go on."""
+    """After a loop back to drafting, only a draft version made since re-entry lets it go on;
+    argumentation completed before stands, an unfinished branch starts again."""
     service, staff = parts.decisions, people[Role.STAFF]
     decision = drive(parts, people, clock, through=through)
     clock.advance(days=1)
+    if trigger == "find_unlawful":
+        service.add_record(
+            people[Role.LEGAL_OFFICER], decision.id, "legality_opinion", UNLAWFUL, password=PASSWORD
+        )
     back = service.fire(people[role], decision.id, trigger, payload)
     assert (back.state, back.branches) == ("drafting", ())
     clock.advance(hours=1)
@@ -252,17 +336,29 @@ def test_back_to_drafting_needs_a_new_draft_made_since_reentry(
     ) as info:
         service.fire(staff, decision.id, "submit_for_argumentation")
     assert "(made in this stage)" in info.value.unmet[0].en
-    # the legal basis is not asked again: it is not tied to the stage's entry
+    # the legal basis and the departments' views are not asked again: not tied to the entry
     assert unmet_rules(info.value) == {("requires:draft_version", "Art 12")}
     draft = service.add_record(
-        staff, decision.id, "draft_version", {"content": "修改稿", "change_note": "按意见修改"}
+        staff,
+        decision.id,
+        "draft_version",
+        {"content": "修改稿", "cause": "legality_finding", "change_note": "按意见修改"},
     )
     assert draft.data["number"] == 2
     again = service.fire(staff, decision.id, "submit_for_argumentation")
-    # argumentation restarts: every branch pending, the earlier consultation does not count
-    assert {b.name: b.state for b in again.branches} == dict.fromkeys(ALL_BRANCHES, "pending")
-    with refused(parts, decision.id, RuleNotMet, rule="stage", article="Art 15"):
-        service.fire(staff, decision.id, "close_consultation")
+    branches = {b.name: b.state for b in again.branches}
+    if kept:
+        # every branch was completed before: a 30-day consultation is not held twice
+        assert branches == dict.fromkeys(ALL_BRANCHES, "done")
+        due = _due(clock)
+        assert service.fire(staff, decision.id, "submit_legality_review", due).state == (
+            "legality_review"
+        )
+    else:
+        # the interrupted consultation does not count: it must be opened afresh
+        assert branches == dict.fromkeys(ALL_BRANCHES, "pending")
+        with refused(parts, decision.id, RuleNotMet, rule="stage", article="Art 15"):
+            service.fire(staff, decision.id, "close_consultation")
 
 
 # -- conditional steps ------------------------------------------------------------------------
@@ -271,6 +367,7 @@ def test_back_to_drafting_needs_a_new_draft_made_since_reentry(
     [
         ({}, ("public_participation",)),
         ({"not_disclosed": True}, ()),
+        ({"vital_interests": True}, ("public_participation", "hearing")),
         ({"professional": True}, ("public_participation", "expert_argumentation")),
         ({"social_risk": True}, ("public_participation", "risk_assessment")),
         (
@@ -280,13 +377,15 @@ def test_back_to_drafting_needs_a_new_draft_made_since_reentry(
     ],
 )
 def test_flags_switch_the_argumentation_branches_on_and_off(parts, people, clock, flags, branches):
-    """Public participation runs unless not disclosed (Art 14); experts if professional (Art 19);
-    risk assessment if a social risk (Art 22); a branch switched off cannot be moved."""
+    """Public participation runs unless not disclosed (Art 14); a hearing if the public's vital
+    interests are touched (Art 16); experts if professional (Art 19); risk assessment if a
+    social risk (Art 22); a branch switched off cannot be moved."""
     decision = drive(parts, people, clock, flags=flags, through="submit_for_argumentation")
     assert tuple(b.name for b in decision.branches) == branches
     staff = people[Role.STAFF]
     switched_off = {
         "public_participation": ("open_consultation", "Art 15"),
+        "hearing": ("announce_hearing", "Art 16"),
         "expert_argumentation": ("request_expert_opinions", "Art 19"),
         "risk_assessment": ("start_risk_assessment", "Art 22"),
     }
@@ -310,7 +409,7 @@ def test_undisclosed_matter_goes_to_legality_review_without_public_participation
         people[Role.STAFF],
         decision.id,
         "submit_legality_review",
-        {"requested_completion_date": due},
+        _review(due),
     )
     assert moved.state == "legality_review"
 
@@ -319,13 +418,13 @@ def test_legality_review_waits_for_every_required_branch(parts, people, clock):
     """submit_legality_review is refused (Art 25) while any required branch is unfinished."""
     service, staff = parts.decisions, people[Role.STAFF]
     decision = drive(parts, people, clock, through="complete_expert_argumentation")
-    due = {"requested_completion_date": (clock.today + timedelta(days=14)).isoformat()}
+    due = _due(clock)
     with refused(
         parts, decision.id, RuleNotMet, rule="required_branches_complete", article="Art 25"
     ) as info:
         service.fire(staff, decision.id, "submit_legality_review", due)
-    # the expert branch is done; the two others are named as pending
-    assert info.value.unmet[0].en.endswith("Public participation, Risk assessment")
+    # the expert branch is done; the three others are named as pending
+    assert info.value.unmet[0].en.endswith(": Public participation, Hearing, Risk assessment")
     drive(
         parts,
         people,
@@ -333,6 +432,19 @@ def test_legality_review_waits_for_every_required_branch(parts, people, clock):
         decision_id=decision.id,
         start="start_risk_assessment",
         through="complete_risk_assessment",
+    )
+    with refused(
+        parts, decision.id, RuleNotMet, rule="required_branches_complete", article="Art 25"
+    ) as info:
+        service.fire(staff, decision.id, "submit_legality_review", due)
+    assert info.value.unmet[0].en.endswith(": Public participation, Hearing")
+    drive(
+        parts,
+        people,
+        clock,
+        decision_id=decision.id,
+        start="hold_hearing",
+        through="complete_hearing",
     )
     with refused(
         parts, decision.id, RuleNotMet, rule="required_branches_complete", article="Art 25"
@@ -347,23 +459,26 @@ def test_legality_review_waits_for_every_required_branch(parts, people, clock):
         start="close_consultation",
         through="complete_public_participation",
     )
-    due = {"requested_completion_date": (clock.today + timedelta(days=14)).isoformat()}
+    due = _due(clock)
     assert service.fire(staff, decision.id, "submit_legality_review", due).state == (
         "legality_review"
     )
 
 
-def test_uncontrollable_risk_blocks_the_assessment_until_a_controllable_report(
+def test_uncontrollable_risk_blocks_the_assessment_until_the_adjusted_draft_is_reassessed(
     parts, people, clock
 ):
-    """A "not controllable" risk report stops complete_risk_assessment (Art 24) until a new,
-    controllable report is made."""
+    """A "not controllable" risk report stops complete_risk_assessment (Art 24): a kinder report
+    over the same draft is not enough; the draft must be adjusted, then assessed again."""
     service, staff = parts.decisions, people[Role.STAFF]
     decision = drive(parts, people, clock, through="start_risk_assessment")
     report = {
+        "assessor": "区社会稳定风险评估中心",
         "risk_points": "群体性上访",
         "measures": "暂无",
         "response_plan": "暂无",
+        "departments_consulted": "信访局",
+        "risk_level": "high",
         "conclusion": "not_controllable",
     }
     service.add_record(staff, decision.id, "risk_report", report)
@@ -372,15 +487,34 @@ def test_uncontrollable_risk_blocks_the_assessment_until_a_controllable_report(
     ) as info:
         service.fire(staff, decision.id, "complete_risk_assessment")
     assert "conclusion = 'controllable'" in info.value.unmet[0].en
-    # the record exists, so only the conclusion stands in the way
-    assert unmet_rules(info.value) == {("record_field_equals", "Art 24")}
-    clock.advance(days=5)
+    # the record exists, so only the findings stand in the way
+    assert unmet_rules(info.value) == {
+        ("record_field_equals", "Art 24"),
+        ("reassessed_after_adjustment", "Art 24"),
+    }
+    controllable = {**report, "conclusion": "controllable", "risk_level": "medium"}
+    clock.advance(days=1)
+    service.add_record(staff, decision.id, "risk_report", controllable)
+    with refused(
+        parts, decision.id, RuleNotMet, rule="reassessed_after_adjustment", article="Art 24"
+    ) as info:
+        service.fire(staff, decision.id, "complete_risk_assessment")
+    assert unmet_rules(info.value) == {("reassessed_after_adjustment", "Art 24")}
+    assert "the draft must be adjusted and then re-assessed" in info.value.unmet[0].en
+    # the draft is adjusted in the light of the finding, but not yet assessed again
+    clock.advance(days=1)
     service.add_record(
         staff,
         decision.id,
-        "risk_report",
-        {**report, "conclusion": "controllable", "measures": "分期兑付"},
+        "draft_version",
+        {"content": "调整稿：分期兑付", "cause": "risk_finding", "change_note": "增加分期兑付"},
     )
+    with refused(
+        parts, decision.id, RuleNotMet, rule="reassessed_after_adjustment", article="Art 24"
+    ):
+        service.fire(staff, decision.id, "complete_risk_assessment")
+    clock.advance(days=3)
+    service.add_record(staff, decision.id, "risk_report", {**controllable, "measures": "分期兑付"})
     done = service.fire(staff, decision.id, "complete_risk_assessment")
     assert {b.name: b.state for b in done.branches}["risk_assessment"] == "done"
 
@@ -442,7 +576,8 @@ def test_consultation_closes_only_after_30_days(parts, people, clock):
         parts, decision.id, RuleNotMet, rule="min_elapsed:open_consultation", article="Art 15"
     ) as info:
         service.fire(staff, decision.id, "close_consultation")
-    assert "only 29 have" in info.value.unmet[0].en
+    elapsed = next(u for u in info.value.unmet if u.rule == "min_elapsed:open_consultation")
+    assert "only 29 have" in elapsed.en
     clock.advance(days=1)
     closed = service.fire(staff, decision.id, "close_consultation")
     assert {b.name: b.state for b in closed.branches}["public_participation"] == (
@@ -451,7 +586,13 @@ def test_consultation_closes_only_after_30_days(parts, people, clock):
 
 
 def _review(day: str) -> dict[str, str]:
-    return {"requested_completion_date": day}
+    """A request for legality review, to be completed by `day`, with the draft's basis (Art 25)."""
+    return {"requested_completion_date": day, "legal_basis_summary": "《土地管理法》第四十八条"}
+
+
+def _due(clock) -> dict[str, str]:
+    """A request for legality review leaving two weeks."""
+    return _review((clock.today + timedelta(days=14)).isoformat())
 
 
 def test_legality_review_needs_seven_working_days(parts, people, clock):
@@ -544,7 +685,7 @@ def test_invalid_record_payload_is_refused_field_by_field(
 
 
 def test_numbers_and_choices_are_checked_in_later_stages_too(parts, people, clock):
-    """A negative comment count and an unknown review finding are refused by field."""
+    """A negative comment count and an unknown legality finding are refused by field."""
     service = parts.decisions
     decision = drive(parts, people, clock, through="close_consultation")
     with refused(parts, decision.id, InvalidInput) as info:
@@ -564,11 +705,12 @@ def test_numbers_and_choices_are_checked_in_later_stages_too(parts, people, cloc
         through="submit_legality_review",
     )
     with refused(parts, decision.id, InvalidInput) as info:
-        service.fire(
+        service.add_record(
             people[Role.LEGAL_OFFICER],
             decision.id,
-            "find_lawful",
+            "legality_opinion",
             {"opinion": "合法", "outcome": "probably"},
+            password=PASSWORD,
         )
     assert set(info.value.fields) == {"outcome"}
 

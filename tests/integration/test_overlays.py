@@ -17,7 +17,8 @@ from decisionflow.definitions import DefinitionError
 from decisionflow.errors import InvalidInput, RuleNotMet
 from decisionflow.models import Decision, ProcedureDefinition
 from decisionflow.roles import Role
-from tests.helpers import drive, new_decision, refused
+from tests.conftest import PASSWORD
+from tests.helpers import drive, new_decision, refused, unmet_rules
 
 WORKFLOWS = REPO_ROOT / "workflows"
 LIAONING = (WORKFLOWS / "overlays" / "liaoning.yaml").read_text(encoding="utf-8")
@@ -31,7 +32,7 @@ def submit_review(parts: Parts, people, clock, decision_id: int, working_days: i
         people[Role.STAFF],
         decision_id,
         "submit_legality_review",
-        {"requested_completion_date": due.isoformat()},
+        {"requested_completion_date": due.isoformat(), "legal_basis_summary": "《土地管理法》"},
     )
 
 
@@ -97,12 +98,19 @@ def test_national_decisions_keep_the_national_period_beside_local_ones(parts, pe
 
 
 def test_the_extra_local_record_is_required_citing_the_local_article(parts, people, clock):
-    """The legality opinion needs a legal adviser's opinion first (Liaoning Decree 346 Art 28)."""
+    """The review cannot conclude on the signed legality opinion alone: a legal adviser's opinion
+    is required too (Liaoning Decree 346 Art 28)."""
     decision = drive(parts, people, clock, before="submit_legality_review", overlay="liaoning")
     clock.advance(days=1)
     submit_review(parts, people, clock, decision.id, 10)
     officer = people[Role.LEGAL_OFFICER]
-    opinion = {"opinion": "主体、程序、内容合法", "outcome": "lawful"}
+    parts.decisions.add_record(
+        officer,
+        decision.id,
+        "legality_opinion",
+        {"opinion": "主体、程序、内容合法", "outcome": "lawful"},
+        password=PASSWORD,
+    )
     with refused(
         parts,
         decision.id,
@@ -110,7 +118,11 @@ def test_the_extra_local_record_is_required_citing_the_local_article(parts, peop
         rule="requires:legal_adviser_opinion",
         article="Liaoning Decree 346 Art 28",
     ) as info:
-        parts.decisions.fire(officer, decision.id, "find_lawful", opinion)
+        parts.decisions.fire(officer, decision.id, "find_lawful")
+    # the national opinion is on file and signed over the draft: only the local record is missing
+    assert unmet_rules(info.value) == {
+        ("requires:legal_adviser_opinion", "Liaoning Decree 346 Art 28")
+    }
     assert "法律顾问或公职律师意见" in info.value.unmet[0].zh
     parts.decisions.add_record(
         officer,
@@ -118,8 +130,8 @@ def test_the_extra_local_record_is_required_citing_the_local_article(parts, peop
         "legal_adviser_opinion",
         {"adviser": "公职律师 王某", "opinion": "同意，建议补充过渡条款"},
     )
-    moved = parts.decisions.fire(officer, decision.id, "find_lawful", opinion)
-    assert moved.state == "collective_discussion"
+    moved = parts.decisions.fire(officer, decision.id, "find_lawful")
+    assert moved.state == "meeting_preparation"
 
 
 def test_a_decision_keeps_its_overlay_version_after_the_file_changes(

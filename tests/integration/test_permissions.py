@@ -6,6 +6,7 @@ import pytest
 
 from decisionflow.errors import InvalidInput, NotPermitted
 from decisionflow.roles import ACCOUNT_ROLES, ROLE_LABELS, Role
+from tests.conftest import PASSWORD
 from tests.helpers import drive, new_decision, refused, snapshot, take
 
 PDF = {"filename": "说明.pdf", "content_type": "application/pdf", "data": b"%PDF-1.7 test"}
@@ -96,9 +97,18 @@ def test_co_unit_clerk_works_on_the_shared_decision(parts, people, clock):
     take(parts, people, clock, decision.id, "proposal")
     take(parts, people, clock, decision.id, "start_procedure")
     service.add_record(
-        co_clerk, decision.id, "draft_version", {"content": "生态补偿部分", "change_note": "初稿"}
+        co_clerk,
+        decision.id,
+        "draft_version",
+        {"content": "生态补偿部分", "cause": "initial", "change_note": "初稿"},
     )
     service.add_record(co_clerk, decision.id, "legal_basis", {"laws": "《环境保护法》"})
+    service.add_record(
+        co_clerk,
+        decision.id,
+        "department_consultation",
+        {"departments": "住房和城乡建设局", "agreed": "补偿范围"},
+    )
     service.attach_file(co_clerk, decision.id, **PDF)
     moved = service.fire(co_clerk, decision.id, "submit_for_argumentation")
     assert moved.state == "argumentation"
@@ -109,19 +119,25 @@ def test_experts_act_only_once_assigned(parts, people, clock):
     """An expert sees and gives opinions only on decisions they were asked about (Art 19-20)."""
     service, expert, other = parts.decisions, people[Role.EXPERT], people.expert_2
     decision = drive(parts, people, clock, through="open_consultation")
-    opinion = {"opinion": "同意", "signed": True}
+    opinion = {"opinion": "同意"}
     with pytest.raises(NotPermitted):
         service.get(expert, decision.id)
-    with refused(parts, decision.id, NotPermitted):
-        service.add_record(expert, decision.id, "expert_opinion", opinion)
+    with refused(parts, decision.id, NotPermitted) as info:
+        service.add_record(expert, decision.id, "expert_opinion", opinion, password=PASSWORD)
+    assert info.value.en == SCOPE_REFUSAL
     take(parts, people, clock, decision.id, "request_expert_opinions")
     assert service.get(expert, decision.id).id == decision.id
-    record = service.add_record(expert, decision.id, "expert_opinion", opinion)
-    assert record.data == opinion
+    record = service.add_record(expert, decision.id, "expert_opinion", opinion, password=PASSWORD)
+    # the opinion is kept as given, signed by the expert who gave it (Art 20)
+    assert record.data["opinion"] == "同意"
+    assert (record.data["signature"]["signer_id"], record.data["signature"]["article"]) == (
+        expert.id,
+        "Art 20",
+    )
     with pytest.raises(NotPermitted):
         service.get(other, decision.id)
     with refused(parts, decision.id, NotPermitted) as info:
-        service.add_record(other, decision.id, "expert_opinion", opinion)
+        service.add_record(other, decision.id, "expert_opinion", opinion, password=PASSWORD)
     assert info.value.en == SCOPE_REFUSAL
 
 
@@ -206,6 +222,7 @@ def test_actions_list_only_the_callers_moves_with_what_stands_in_their_way(parts
         "return_to_drafting",
         "submit_legality_review",
         "close_consultation",
+        "hold_hearing",
         "complete_expert_argumentation",
         "start_risk_assessment",
     ]
@@ -213,12 +230,22 @@ def test_actions_list_only_the_callers_moves_with_what_stands_in_their_way(parts
     assert ("required_branches_complete", "Art 25") in {
         (u.rule, u.article) for u in staff["submit_legality_review"].unmet
     }
-    # counted on the service's clock: the consultation opened today, 30 days must pass
+    # counted on the service's clock: the consultation opened yesterday, 30 days must pass
+    # and the deadline the public was given must come
     closing = staff["close_consultation"]
     assert closing.branch == "public_participation"
-    assert [(u.rule, u.article) for u in closing.unmet] == [
-        ("min_elapsed:open_consultation", "Art 15")
-    ]
+    assert {(u.rule, u.article) for u in closing.unmet} == {
+        ("record_date_reached", "Art 15"),
+        ("min_elapsed:open_consultation", "Art 15"),
+    }
+    # the hearing materials went out today: seven days must pass, and the announced day come,
+    # before the hearing is held (Art 16)
+    hearing = staff["hold_hearing"]
+    assert hearing.branch == "hearing"
+    assert {(u.rule, u.article) for u in hearing.unmet} == {
+        ("record_date_reached", "Art 16"),
+        ("min_elapsed:hearing_materials_delivered", "Art 16"),
+    }
     assert {(u.rule, u.article) for u in staff["complete_expert_argumentation"].unmet} == {
         ("requires:expert_opinion", "Art 20"),
         ("requires:expert_adoption", "Art 21"),
@@ -228,6 +255,7 @@ def test_actions_list_only_the_callers_moves_with_what_stands_in_their_way(parts
     clock.advance(days=30)
     staff = {a.trigger: a for a in service.actions(people[Role.STAFF], decision.id)}
     assert staff["close_consultation"].ready
+    assert staff["hold_hearing"].ready
     before = snapshot(parts, decision.id)
     service.actions(people[Role.STAFF], decision.id)
     assert snapshot(parts, decision.id) == before  # listing is a read: nothing audited

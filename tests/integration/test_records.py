@@ -10,6 +10,7 @@ from sqlalchemy import select
 from decisionflow.errors import Conflict, InvalidInput, RuleNotMet
 from decisionflow.models import Attachment, DraftVersion, StepRecord
 from decisionflow.roles import Role
+from tests.conftest import PASSWORD
 from tests.helpers import drive, new_decision, refused
 
 LIMIT = 64 * 1024  # max_attachment_bytes in the test settings
@@ -35,7 +36,14 @@ def test_draft_versions_are_numbered_and_hashed(parts, people, clock):
         clock.advance(hours=1)
         views.append(
             service.add_record(
-                staff, decision.id, "draft_version", {"content": text, "change_note": f"第{n}稿"}
+                staff,
+                decision.id,
+                "draft_version",
+                {
+                    "content": text,
+                    "cause": "initial" if n == 1 else "other",
+                    "change_note": f"第{n}稿",
+                },
             )
         )
     assert [v.data["number"] for v in views] == [1, 2, 3]
@@ -59,7 +67,10 @@ def test_drafts_of_two_decisions_are_numbered_apart(parts, people, clock):
     first = drive(parts, people, clock, through="draft_version")
     second = drive(parts, people, clock, through="draft_version", title="另一项决策")
     again = parts.decisions.add_record(
-        people[Role.STAFF], first.id, "draft_version", {"content": "二稿", "change_note": "改"}
+        people[Role.STAFF],
+        first.id,
+        "draft_version",
+        {"content": "二稿", "cause": "other", "change_note": "改"},
     )
     assert again.data["number"] == 2
     with parts.sessions() as session:
@@ -77,7 +88,7 @@ def test_a_draft_longer_than_allowed_is_refused(parts, people, clock):
             people[Role.STAFF],
             decision.id,
             "draft_version",
-            {"content": "字" * 200_001, "change_note": "过长"},
+            {"content": "字" * 200_001, "cause": "initial", "change_note": "过长"},
         )
     assert info.value.fields["content"][1] == "must be at most 200000 characters"
 
@@ -163,8 +174,14 @@ def test_path_like_or_bad_filenames_are_refused(parts, people, filename):
     assert not parts.settings.resolved_attachments_path.exists()
 
 
+#: where the decision stands when a record is tried: its expert branch consulting (so the
+#: expert is assigned), nothing else under way; or already in legality review
+CONSULTING, IN_REVIEW = "request_expert_opinions", "submit_legality_review"
+ARGUMENTATION = "Participation, hearing, expert argumentation and risk assessment"
+
+
 @pytest.mark.parametrize(
-    ("kind", "role", "payload", "article", "place"),
+    ("kind", "role", "payload", "article", "place", "through"),
     [
         (
             "proposal",
@@ -172,57 +189,97 @@ def test_path_like_or_bad_filenames_are_refused(parts, people, filename):
             {"source": "leader", "problem": "p", "reasons": "r", "solution": "s"},
             "Art 10",
             "Proposed",
+            CONSULTING,
         ),
-        ("draft_version", Role.STAFF, {"content": "稿", "change_note": "n"}, "Art 12", "Drafting"),
-        ("legal_basis", Role.STAFF, {"laws": "法"}, "Art 12", "Drafting"),
+        # once submitted for legality review, the draft under review cannot change (Art 12)
+        (
+            "draft_version",
+            Role.STAFF,
+            {"content": "稿", "cause": "other", "change_note": "n"},
+            "Art 12",
+            f"Drafting; {ARGUMENTATION}",
+            IN_REVIEW,
+        ),
+        ("legal_basis", Role.STAFF, {"laws": "法"}, "Art 12", "Drafting", CONSULTING),
         (
             "comment_adoption_summary",
             Role.STAFF,
             {"received": 1, "summary": "s"},
             "Art 15",
             "Public participation: Consultation closed",
+            CONSULTING,
+        ),
+        (
+            "hearing_record",
+            Role.STAFF,
+            {"record": "笔录", "participants_confirmed": "yes"},
+            "Art 16",
+            "Hearing: Held",
+            CONSULTING,
         ),
         (
             "expert_opinion",
             Role.EXPERT,
-            {"opinion": "o", "signed": True},
+            {"opinion": "o"},
             "Art 20",
             "Expert argumentation: Consulting experts",
+            CONSULTING,
         ),
         (
             "expert_adoption",
             Role.STAFF,
-            {"summary": "s"},
+            {"organiser": "o", "summary": "s"},
             "Art 21",
             "Expert argumentation: Consulting experts",
+            CONSULTING,
         ),
         (
             "risk_report",
             Role.STAFF,
             {
+                "assessor": "a",
                 "risk_points": "r",
                 "measures": "m",
                 "response_plan": "p",
+                "departments_consulted": "d",
+                "risk_level": "low",
                 "conclusion": "controllable",
             },
             "Art 23",
             "Risk assessment: Assessing",
+            CONSULTING,
+        ),
+        (
+            "legality_opinion",
+            Role.LEGAL_OFFICER,
+            {"outcome": "lawful", "opinion": "合法"},
+            "Art 28",
+            "Legality review",
+            CONSULTING,
+        ),
+        (
+            "member_opinion",
+            Role.GOVERNMENT_OFFICE,
+            {"member": "副区长甲", "position": "agree", "statement": "同意"},
+            "Art 30",
+            "Collective discussion",
+            IN_REVIEW,
         ),
         (
             "meeting_minutes",
             Role.GOVERNMENT_OFFICE,
-            {"meeting_kind": "executive", "meeting_date": "2026-05-01", "opinions": "同意"},
+            {"attendees": "区长等", "minutes": "同意"},
             "Art 30",
             "Collective discussion",
+            CONSULTING,
         ),
     ],
 )
 def test_records_are_accepted_only_in_their_stages(
-    parts, people, clock, kind, role, payload, article, place
+    parts, people, clock, kind, role, payload, article, place, through
 ):
     """A record outside the stage(s) the definition allows is refused: rule "stage", its article."""
-    # the expert branch is consulting (so the expert is assigned), nothing else is
-    decision = drive(parts, people, clock, through="request_expert_opinions")
+    decision = drive(parts, people, clock, through=through)
     if kind in ("expert_opinion", "expert_adoption"):
         decision = drive(
             parts,
@@ -233,7 +290,7 @@ def test_records_are_accepted_only_in_their_stages(
             through="complete_expert_argumentation",
         )
     with refused(parts, decision.id, RuleNotMet, rule="stage", article=article) as info:
-        parts.decisions.add_record(people[role], decision.id, kind, payload)
+        parts.decisions.add_record(people[role], decision.id, kind, payload, password=PASSWORD)
     assert info.value.unmet[0].en == f"Possible only at: {place}"
 
 

@@ -235,22 +235,33 @@ def test_major_decision_starts_at_the_proposal(major: Definition) -> None:
     """A new decision starts as a proposal, which the Art 10 proposal record must back."""
     assert major.initial_state.name == "proposed"
     assert [(r.record, r.article) for r in major.initial_state.requires] == [("proposal", "Art 10")]
+    # a major adjustment ends this decision and re-runs the procedure in a successor (Art 37)
     assert {s.name for s in major.states if s.final} == {
         "archived",
         "declined",
         "rejected",
+        "adjusted",
         "terminated",
     }
 
 
-def test_argumentation_runs_three_branches_switched_by_flags(major: Definition) -> None:
-    """Participation unless not disclosed (Art 14); experts if professional; risk if social."""
+def test_argumentation_runs_four_branches_switched_by_flags(major: Definition) -> None:
+    """Participation unless not disclosed (Art 14); a hearing if vital interests (Art 16);
+    experts if professional (Art 19); risk if social (Art 22)."""
     branches = {b.name: b for b in major.branches_in("argumentation")}
-    assert list(branches) == ["public_participation", "expert_argumentation", "risk_assessment"]
-    public, expert, risk = branches.values()
+    assert list(branches) == [
+        "public_participation",
+        "hearing",
+        "expert_argumentation",
+        "risk_assessment",
+    ]
+    public, hearing, expert, risk = branches.values()
     assert public.article == "Art 14"
     assert public.when is not None
     assert (public.when.flags, public.when.not_flags) == ((), ("not_disclosed",))
+    assert hearing.article == "Art 16"
+    assert hearing.when is not None
+    assert (hearing.when.flags, hearing.when.not_flags) == (("vital_interests",), ())
     assert expert.article == "Art 19"
     assert expert.when is not None
     assert (expert.when.flags, expert.when.not_flags) == (("professional",), ())
@@ -258,11 +269,14 @@ def test_argumentation_runs_three_branches_switched_by_flags(major: Definition) 
     assert risk.when is not None
     assert (risk.when.flags, risk.when.not_flags) == (("social_risk",), ())
     # What the flags mean for a real decision: a non-disclosed, professional matter skips
-    # the public consultation but needs the experts.
+    # the public consultation and the hearing but needs the experts.
     flags = {"not_disclosed": True, "professional": True}
     assert not public.when.holds(flags)
+    assert not hearing.when.holds(flags)
     assert expert.when.holds(flags)
     assert not risk.when.holds(flags)
+    # Work done before a return to drafting stands: a completed branch is not re-run.
+    assert all(b.keep_on_reentry for b in branches.values())
 
 
 def test_leaving_argumentation_needs_every_required_branch(major: Definition) -> None:
@@ -699,8 +713,9 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         lambda d: d["transitions"][1]["guards"][0].update(name="all_branches_done"),
         "transitions[1].guards[0].name",
         "unknown guard 'all_branches_done' (known: all_comments_disposed, departure_explained, "
-        "differs_from_records, payload_date_not_past, record_field_equals, "
-        "record_field_not_equals, required_branches_complete, signature_covers_current_draft)",
+        "differs_from_records, payload_date_not_past, reassessed_after_adjustment, "
+        "record_date_reached, record_field_equals, record_field_not_equals, "
+        "required_branches_complete, signature_covers_current_draft, value_needs_flag)",
     ),
     (
         "guard parameter missing",

@@ -24,11 +24,12 @@ def test_every_state_and_transition_is_drawn():
 
 
 def test_parallel_branches_are_concurrent_regions_with_their_conditions():
-    """Participation, experts and risk run side by side, each marked with the flag that switches it."""
+    """Participation, hearing, experts and risk run side by side, each marked with its flag."""
     text = mermaid(DEFINITION, lang="en")
     block = text[text.index("state argumentation {") :]
-    assert block.count("\n        --\n") == 2  # three regions, two separators
+    assert block.count("\n        --\n") == 3  # four regions, three separators
     assert "public_participation: Public participation [-not_disclosed]" in text
+    assert "hearing: Hearing [+vital_interests]" in text
     assert "expert_argumentation: Expert argumentation [+professional]" in text
     assert (
         "risk_assessment__pending --> risk_assessment__assessing: Start the risk assessment (Art 22)"

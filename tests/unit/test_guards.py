@@ -134,10 +134,13 @@ def test_the_registry_holds_exactly_the_tested_guards() -> None:
         "departure_explained",
         "differs_from_records",
         "payload_date_not_past",
+        "reassessed_after_adjustment",
+        "record_date_reached",
         "record_field_equals",
         "record_field_not_equals",
         "required_branches_complete",
         "signature_covers_current_draft",
+        "value_needs_flag",
     ]
     assert REGISTRY["record_field_equals"].params == {"record", "field", "value"}
     assert REGISTRY["payload_date_not_past"].field_type == "date"
@@ -257,13 +260,13 @@ def test_record_field_equals_reads_only_the_newest_record() -> None:
 
 def test_record_field_equals_on_a_move_names_the_move() -> None:
     """A move's payload is a record of its trigger: the message names the move and its field."""
-    ctx = context(record="find_lawful", field="outcome", value="lawful")
-    records = FakeRecords().add("find_lawful", at("2026-03-02"), outcome="lawful_with_amendments")
+    ctx = context(record="schedule_meeting", field="meeting_kind", value="plenary")
+    records = FakeRecords().add("schedule_meeting", at("2026-03-02"), meeting_kind="executive")
     assert not holds("record_field_equals", decision(records=records), ctx)
     zh, en = REGISTRY["record_field_equals"].message(decision(records=records), ctx)
-    assert zh == "最新的“出具合法性审查意见（合法）”中“审查结论”应为“lawful”"
+    assert zh == "最新的“提请会议讨论”中“会议类型”应为“plenary”"
     assert en == (
-        "The latest 'Issue the legality opinion (lawful)' record must have outcome = 'lawful'"
+        "The latest 'Put it on the meeting's agenda' record must have meeting_kind = 'plenary'"
     )
 
 
@@ -335,10 +338,14 @@ def test_decline_skips_the_requirements_but_start_does_not() -> None:
 
 
 def test_a_new_draft_is_required_after_returning_to_drafting() -> None:
-    """since_entry: a draft made before the return does not count; the legal basis still does."""
+    """since_entry: a draft made before the return does not count; the legal basis and the
+    departments' consultation still do."""
     returned = at("2026-04-01")
     records = (
-        FakeRecords().add("draft_version", at("2026-03-10")).add("legal_basis", at("2026-03-10"))
+        FakeRecords()
+        .add("draft_version", at("2026-03-10"))
+        .add("legal_basis", at("2026-03-10"))
+        .add("department_consultation", at("2026-03-10"))
     )
     facts = decision("drafting", entered=returned, records=records)
     assert requirements_unmet(move(facts), MAJOR.state("drafting")) == [
@@ -676,3 +683,156 @@ def test_the_evaluator_may_not_be_a_unit_that_assessed_before():
     assert "市社会稳定风险评估中心" in zh and "区发展研究中心" in en
     other = context(field="evaluator", records=refs, payload={"evaluator": "省行政学院评估中心"})
     assert holds("differs_from_records", facts, other)
+
+
+# -- reassessed_after_adjustment (Art 24) --------------------------------------------------
+
+REASSESSED = {"record": "risk_report", "field": "conclusion", "value": "not_controllable"}
+COMPLETE_RISK = branch_transition("risk_assessment", "complete_risk_assessment")
+
+
+def test_a_risk_never_found_uncontrollable_needs_no_reassessment():
+    """A first report finding the risk controllable lets the assessment complete at once."""
+    records = FakeRecords().add("draft_version", at("2026-03-01"), number=1)
+    records.add("risk_report", at("2026-03-05"), conclusion="controllable")
+    assert holds("reassessed_after_adjustment", decision(records=records), context(**REASSESSED))
+
+
+def test_an_uncontrollable_risk_needs_an_adjusted_draft_then_a_new_assessment():
+    """Art 24: after "not controllable", a new report over the same draft does not count; a new
+    draft alone does not either; only a report made after the adjusted draft does."""
+    ctx = context(**REASSESSED)
+    records = FakeRecords().add("draft_version", at("2026-03-01"), number=1)
+    records.add("risk_report", at("2026-03-05"), conclusion="not_controllable")
+    assert not holds("reassessed_after_adjustment", decision(records=records), ctx)
+    # the same draft re-assessed more kindly: the draft was never adjusted
+    records.add("risk_report", at("2026-03-06"), conclusion="controllable")
+    assert not holds("reassessed_after_adjustment", decision(records=records), ctx)
+    # the draft adjusted, but not yet assessed again
+    records.add("draft_version", at("2026-03-10"), number=2)
+    facts = decision(records=records)
+    assert not holds("reassessed_after_adjustment", facts, ctx)
+    zh, en = REGISTRY["reassessed_after_adjustment"].message(facts, ctx)
+    assert zh == "“风险评估报告”曾得出“not_controllable”的结论：须先修改草案，再重新评估"
+    assert en == (
+        "The 'Risk assessment report' once concluded 'not_controllable': "
+        "the draft must be adjusted and then re-assessed"
+    )
+    records.add("risk_report", at("2026-03-12"), conclusion="controllable")
+    assert holds("reassessed_after_adjustment", decision(records=records), ctx)
+
+
+def test_completing_the_risk_assessment_cites_art_24_for_the_missing_reassessment():
+    """Through the rules: a controllable report over the unadjusted draft is refused under Art 24."""
+    records = FakeRecords().add("draft_version", at("2026-03-01"), number=1)
+    records.add("risk_report", at("2026-03-05"), conclusion="not_controllable")
+    records.add("risk_report", at("2026-03-06"), conclusion="controllable")
+    facts = decision(branches={"risk_assessment": "assessing"}, records=records)
+    unmet = guards_unmet(move(facts, branch="risk_assessment"), COMPLETE_RISK)
+    assert [(u.rule, u.article) for u in unmet] == [("reassessed_after_adjustment", "Art 24")]
+    records.add("draft_version", at("2026-03-10"), number=2)
+    records.add("risk_report", at("2026-03-12"), conclusion="controllable")
+    assert guards_unmet(move(facts, branch="risk_assessment"), COMPLETE_RISK) == []
+
+
+# -- value_needs_flag (Art 28) -------------------------------------------------------------
+
+EXPLORATORY = {
+    "record": "legality_opinion",
+    "field": "outcome",
+    "value": "legal_risk_stated",
+    "flag": "exploratory_reform",
+}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "flags", "ok"),
+    [
+        ("legal_risk_stated", {}, False),  # a stated legal risk on an ordinary matter: refused
+        ("legal_risk_stated", {"exploratory_reform": False}, False),
+        ("legal_risk_stated", {"exploratory_reform": True}, True),  # the reform it is meant for
+        ("lawful", {}, True),  # any other finding needs no flag
+        (None, {}, True),  # no opinion yet: other guards say so
+    ],
+)
+def test_a_stated_legal_risk_is_a_finding_for_exploratory_reform_only(outcome, flags, ok):
+    """Art 28: "lawful, legal risk stated" serves only a reform the law does not yet settle."""
+    records = FakeRecords()
+    if outcome is not None:
+        records.add("legality_opinion", at("2026-03-05"), outcome=outcome)
+    facts = decision("legality_review", flags=flags, records=records)
+    assert holds("value_needs_flag", facts, context(**EXPLORATORY)) is ok
+
+
+def test_the_stated_risk_refusal_names_the_record_the_finding_and_the_flag():
+    """The legal officer reads which finding is reserved and for what kind of matter."""
+    records = FakeRecords().add("legality_opinion", at("2026-03-05"), outcome="legal_risk_stated")
+    facts = decision("legality_review", records=records)
+    zh, en = REGISTRY["value_needs_flag"].message(facts, context(**EXPLORATORY))
+    assert zh == (
+        "“合法性审查意见（签署）”的结论“legal_risk_stated”只适用于"
+        "“国家尚无明确规定的探索性改革事项”的事项"
+    )
+    assert en == (
+        "The 'Legality opinion (signed)' finding 'legal_risk_stated' applies only to matters "
+        "flagged 'Exploratory reform the law does not yet settle'"
+    )
+
+
+def test_concluding_the_review_on_a_stated_risk_cites_art_28():
+    """Through the rules: find_lawful on a stated risk of an ordinary matter is refused (Art 28)."""
+    signed = {"draft_number": 1, "draft_sha256": "a" * 64}
+    records = FakeRecords().add("draft_version", at("2026-03-01"), number=1, sha256="a" * 64)
+    records.add("legality_opinion", at("2026-03-05"), outcome="legal_risk_stated", signature=signed)
+    find_lawful = main_transition("find_lawful")
+    ordinary = decision("legality_review", records=records)
+    unmet = guards_unmet(move(ordinary), find_lawful)
+    assert [(u.rule, u.article) for u in unmet] == [("value_needs_flag", "Art 28")]
+    reform = decision("legality_review", flags={"exploratory_reform": True}, records=records)
+    assert guards_unmet(move(reform), find_lawful) == []
+
+
+# -- record_date_reached (Art 15, Art 16) ----------------------------------------------------
+
+DEADLINE = {"record": "open_consultation", "field": "deadline"}
+
+
+@pytest.mark.parametrize(
+    ("today", "ok"),
+    [("2026-03-30", False), ("2026-03-31", True), ("2026-04-01", True)],
+    ids=["the day before", "the day itself", "the day after"],
+)
+def test_the_consultation_stays_open_until_the_announced_deadline(today: str, ok: bool) -> None:
+    """Art 15: the public was told 31 March; the window closes on that day, not before."""
+    records = FakeRecords().add("open_consultation", at("2026-03-01"), deadline="2026-03-31")
+    facts = decision(branches={"public_participation": "consultation_open"}, records=records)
+    assert holds("record_date_reached", facts, context(today=today, **DEADLINE)) is ok
+
+
+def test_no_announced_date_never_counts_as_reached() -> None:
+    """Without the record that announced the date there is no date to have come."""
+    facts = decision(branches={"public_participation": "consultation_open"})
+    assert not holds("record_date_reached", facts, context(**DEADLINE))
+    blank = FakeRecords().add("open_consultation", at("2026-03-01"), deadline="")
+    assert not holds("record_date_reached", decision(records=blank), context(**DEADLINE))
+
+
+def test_the_date_refusal_names_the_field_and_the_date_announced() -> None:
+    """The clerk reads which announced date must come: 截止日期 (2026-03-31) / Deadline."""
+    records = FakeRecords().add("open_consultation", at("2026-03-01"), deadline="2026-03-31")
+    ctx = context(today="2026-03-30", **DEADLINE)
+    assert REGISTRY["record_date_reached"].message(decision(records=records), ctx) == (
+        "须待“截止日期”（2026-03-31）届至",
+        "Not before 'Deadline' (2026-03-31)",
+    )
+
+
+def test_the_hearing_is_held_on_its_announced_day_citing_art_16() -> None:
+    """Through the rules: holding the hearing before the announced day is refused (Art 16)."""
+    records = FakeRecords().add("announce_hearing", at("2026-03-02"), hearing_date="2026-03-16")
+    facts = decision(branches={"hearing": "announced"}, records=records)
+    hold = branch_transition("hearing", "hold_hearing")
+    [unmet] = guards_unmet(move(facts, today="2026-03-15", branch="hearing"), hold)
+    assert (unmet.rule, unmet.article) == ("record_date_reached", "Art 16")
+    assert unmet.en == "Not before 'Hearing date' (2026-03-16)"
+    assert guards_unmet(move(facts, today="2026-03-16", branch="hearing"), hold) == []

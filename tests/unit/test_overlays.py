@@ -120,13 +120,23 @@ def test_the_overlay_adds_records_requirements_guards_and_time_rules() -> None:
     """Each addition lands where the overlay says: main line, branch state, and trigger."""
     merged = merge(GOOD)
     assert merged.records["legal_adviser_opinion"].article == "Liaoning Decree 346 Art 28"
-    assert [r.record for r in merged.state("legality_review").requires] == ["legal_adviser_opinion"]
+    # the local requirement comes after the national one (the signed legality opinion, Art 28)
+    assert [r.record for r in merged.state("legality_review").requires] == [
+        "legality_opinion",
+        "legal_adviser_opinion",
+    ]
     closed = next(
         s for s in merged.branch("public_participation").states if s.name == "consultation_closed"
     )
     assert [r.record for r in closed.requires] == ["comment_adoption_summary", "legal_basis"]
+    # the local guard is added after the national ones, which stay as they were
+    national = [(g.name, g.article) for g in transition(MAJOR, "find_lawful").guards]
     lawful = transition(merged, "find_lawful")
-    assert [g.name for g in lawful.guards] == ["record_field_not_equals"]
+    assert [(g.name, g.article) for g in lawful.guards] == [
+        *national,
+        ("record_field_not_equals", "Liaoning Decree 346 Art 28"),
+    ]
+    assert lawful.guards[-1].params["record"] == "legal_adviser_opinion"
     assert [(r.kind, r.article) for r in lawful.time_rules] == [
         ("min_elapsed", "Liaoning Decree 346 Art 27")
     ]
@@ -157,7 +167,10 @@ def test_the_shipped_overlays_merge_into_their_bases() -> None:
     registry = DefinitionRegistry.from_folder(WORKFLOWS)
     liaoning = registry.current("major_decision", overlay="liaoning")
     assert liaoning.parameter("review_working_days") == 10
-    assert liaoning.state("legality_review").requires[0].article == "Liaoning Decree 346 Art 28"
+    assert [(r.record, r.article) for r in liaoning.state("legality_review").requires] == [
+        ("legality_opinion", "Art 28"),
+        ("legal_adviser_opinion", "Liaoning Decree 346 Art 28"),
+    ]
     dalian = registry.current("major_decision", overlay="dalian")
     assert [r.record for r in dalian.state("proposed").requires] == [
         "proposal",
@@ -192,8 +205,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "unknown parameter",
         lambda d: d["parameters"].update(review_days={"value": 9, "article": "Liaoning Art 1"}),
         "parameters.review_days",
-        "'major_decision' has no parameter 'review_days' "
-        "(known: comment_period_days, review_working_days)",
+        "'major_decision' has no parameter 'review_days' (known: comment_period_days, "
+        "hearing_materials_days, hearing_notice_days, review_working_days)",
     ),
     (
         "requirement on an unknown state",
@@ -243,7 +256,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "time rule on an unknown parameter",
         lambda d: d["add_time_rules"]["find_lawful"][0].update(days="review_days"),
         "add_time_rules.find_lawful[0].days",
-        "unknown parameter 'review_days' (known: comment_period_days, review_working_days)",
+        "unknown parameter 'review_days' (known: comment_period_days, hearing_materials_days, "
+        "hearing_notice_days, review_working_days)",
     ),
     (
         "field time rule on a transition without that date field",

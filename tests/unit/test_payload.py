@@ -241,7 +241,8 @@ def test_required_users_naming_nobody_are_missing(value: Any) -> None:
     ).fields
     err = refused(experts, {"experts": value})
     assert err.fields == {"experts": REQUIRED}
-    assert err.en == "Invalid input: Experts is required"
+    # the message uses the field's label, as the form shows it
+    assert err.en == "Invalid input: Experts (from the pool; no direct interest) is required"
 
 
 def test_optional_users_may_name_nobody() -> None:
