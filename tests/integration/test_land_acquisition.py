@@ -19,7 +19,6 @@ from decisionflow.accounts import Actor
 from decisionflow.bootstrap import Parts
 from decisionflow.errors import RuleNotMet
 from decisionflow.models import AuditEvent, Department, DraftVersion, StepRecord
-from decisionflow.participation import PublicParticipation
 from decisionflow.roles import Role
 from decisionflow.views import DecisionView, RecordView
 from tests.conftest import PASSWORD
@@ -37,7 +36,6 @@ FLAGS = {
 #: whether staff can record a public comment's disposition yet (Art 15); until they can, a
 #: comment received blocks the consultation for good, so the public's only comment in the story
 #: is one moderated out
-DISPOSE = getattr(PublicParticipation, "dispose", None)
 
 
 @dataclass
@@ -188,12 +186,10 @@ def run_land_acquisition(parts: Parts, people: Any, clock: Any) -> Story:
     clock.advance(minutes=10)
     parts.participation.moderate(people[STAFF], spam, release=False, reason="广告，与草案无关")
     story.done.append("moderate_comment")
-    comments = []
-    if DISPOSE is not None:
-        comments.append(
-            public_comment(story, "青苗和地上附着物补偿应单列", "村民张某", "203.0.113.7")
-        )
-        comments.append(public_comment(story, "建议分期兑付时明确利息", "村民王某", "203.0.113.8"))
+    comments = [
+        public_comment(story, "青苗和地上附着物补偿应单列", "村民张某", "203.0.113.7"),
+        public_comment(story, "建议分期兑付时明确利息", "村民王某", "203.0.113.8"),
+    ]
 
     # two experts from the pool sign their opinions (Art 20-21)
     clock.advance(days=3)
@@ -267,21 +263,14 @@ def run_land_acquisition(parts: Parts, people: Any, clock: Any) -> Story:
         "comment_adoption_summary",
         {"received": len(comments), "summary": "采纳单列青苗补偿；分期兑付利息部分采纳"},
     )
-    if DISPOSE is not None:
-        undisposed = story.refuse(STAFF, "complete_public_participation")
-        assert {(u.rule, u.article) for u in undisposed.unmet} == {
-            ("all_comments_disposed", "Art 15")
-        }
-        for comment_id, disposition in zip(comments, ("adopted", "partly_adopted"), strict=True):
-            clock.advance(minutes=10)
-            DISPOSE(
-                parts.participation,
-                people[STAFF],
-                comment_id,
-                disposition=disposition,
-                reason="见修改稿第九条",
-            )
-            story.done.append("dispose_comment")
+    undisposed = story.refuse(STAFF, "complete_public_participation")
+    assert {(u.rule, u.article) for u in undisposed.unmet} == {("all_comments_disposed", "Art 15")}
+    for comment_id, disposition in zip(comments, ("adopted", "partly_adopted"), strict=True):
+        clock.advance(minutes=10)
+        parts.participation.dispose(
+            people[STAFF], comment_id, disposition=disposition, reason="见修改稿第九条"
+        )
+        story.done.append("dispose_comment")
     story.fire(STAFF, "complete_public_participation")
     assert set(story.branches().values()) == {"done"}
 

@@ -553,12 +553,11 @@ def test_a_comment_without_disposition_blocks_completing_participation(parts, pe
 
 def test_a_disposed_comment_lets_participation_complete(parts, people, clock):
     """Once every comment has its disposition and reasons, participation completes (Art 15)."""
-    dispose = getattr(parts.participation, "dispose", None)
-    if dispose is None:
-        pytest.skip("no disposition API yet")
     flow = reach(parts, people, clock, "argumentation")
     comment_id = _comment_and_close(flow)
-    dispose(people[STAFF], comment_id, disposition="partly_adopted", reason="已增加青苗补偿条款")
+    parts.participation.dispose(
+        people[STAFF], comment_id, disposition="partly_adopted", reason="已增加青苗补偿条款"
+    )
     flow.fire(STAFF, "complete_public_participation")
     assert flow.branches()["public_participation"] == "done"
 

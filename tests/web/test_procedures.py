@@ -33,4 +33,3 @@ def test_an_unknown_procedure_falls_back_to_the_major_decision(client, auth):
     auth.login(Role.STAFF)
     page = client.get("/decisions/new?procedure=../../etc").get_data(as_text=True)
     assert 'value="major_decision"' in page
-
