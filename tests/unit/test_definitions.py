@@ -508,7 +508,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         lambda d: d.update(author="someone"),
         "author",
         "unknown key; allowed here: procedure, version, title, basis, flags, parameters, "
-        "records, states, transitions, public_comments, archive_article, overlay",
+        "records, states, transitions, public_comments, published_by, archive_article, overlay",
     ),
     (
         "wrong type: text for a number",
