@@ -17,6 +17,13 @@ _KINDS = select(StepRecord.kind, StepRecord.created_at).where(
 )
 
 
+_OF_KIND = select(StepRecord.data, StepRecord.created_at, StepRecord.created_by).where(
+    StepRecord.decision_id == bindparam("decision_id"), StepRecord.kind == bindparam("kind")
+)
+_LATEST = _OF_KIND.order_by(StepRecord.id.desc()).limit(1)
+_EVERY = _OF_KIND.order_by(StepRecord.id)
+
+
 class SqlRecordFacts:
     """Answers count/latest about one decision's records, each question asked once."""
 
@@ -40,12 +47,11 @@ class SqlRecordFacts:
     def latest(self, kind: str) -> RecordFact | None:
         """The newest record of a kind, if any."""
         if kind not in self._latest:
-            row = self._session.execute(
-                select(StepRecord.data, StepRecord.created_at, StepRecord.created_by)
-                .where(StepRecord.decision_id == self._decision_id, StepRecord.kind == kind)
-                .order_by(StepRecord.id.desc())
-                .limit(1)
-            ).one_or_none()
+            row = (
+                self._session.connection()
+                .execute(_LATEST, {"decision_id": self._decision_id, "kind": kind})
+                .one_or_none()
+            )
             self._latest[kind] = (
                 RecordFact(kind, row.data, row.created_at, row.created_by) if row else None
             )
@@ -53,16 +59,13 @@ class SqlRecordFacts:
 
     def every(self, kind: str, *, since: datetime | None = None) -> list[RecordFact]:
         """Every record of a kind (made at or after `since`), oldest first."""
-        query = (
-            select(StepRecord.data, StepRecord.created_at, StepRecord.created_by)
-            .where(StepRecord.decision_id == self._decision_id, StepRecord.kind == kind)
-            .order_by(StepRecord.id)
+        rows = self._session.connection().execute(
+            _EVERY, {"decision_id": self._decision_id, "kind": kind}
         )
-        if since is not None:
-            query = query.where(StepRecord.created_at >= since)
         return [
             RecordFact(kind, r.data, r.created_at, r.created_by)
-            for r in self._session.execute(query)
+            for r in rows
+            if since is None or r.created_at >= since
         ]
 
     def undisposed_comments(self) -> int:
