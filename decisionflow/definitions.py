@@ -385,9 +385,9 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _model_at(loc: Iterable[Any]) -> type[BaseModel] | None:
-    """The model class that sits at a location of the document, if it is one."""
-    current: Any = Definition
+def model_at(loc: Iterable[Any], root: type[BaseModel] | None = None) -> type[BaseModel] | None:
+    """The model class that sits at a location of a document (a definition by default), if any."""
+    current: Any = root or Definition
     for part in loc:
         current = _unwrap(current)
         origin = get_origin(current)
@@ -413,7 +413,7 @@ def _problem(error: ErrorDetails) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        model = _model_at(error["loc"][:-1])
+        model = model_at(error["loc"][:-1])
         keys = [k for k in model.model_fields if k != "digest"] if model else []
         allowed = f"; allowed here: {', '.join(keys)}" if keys else ""
         return f"unknown key{allowed}"

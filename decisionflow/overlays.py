@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, get_args, get_origin
+from typing import Annotated, Any, NoReturn
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -33,9 +33,9 @@ from decisionflow.definitions import (
     _format_loc,
     _Loader,
     _problem,
-    _unwrap,
     _yaml_problem,
     _yaml_where,
+    model_at,
 )
 
 #: how an overlay's text is named among the procedure snapshots in the database
@@ -102,32 +102,11 @@ def split_ref(ref: str) -> tuple[str, int | None]:
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def _model_at(loc: Iterable[Any]) -> type[BaseModel] | None:
-    """The model class at a location of an overlay document (like definitions._model_at)."""
-    current: Any = Overlay
-    for part in loc:
-        current = _unwrap(current)
-        origin = get_origin(current)
-        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
-            field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-        elif origin is tuple and isinstance(part, int):
-            current = get_args(current)[0]
-        elif origin is dict:
-            current = get_args(current)[1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
 def _overlay_problem(error: ErrorDetails) -> str:
     """A pydantic error as a sentence; an unknown key lists the keys allowed in the overlay."""
     if error["type"] != "extra_forbidden":
         return _problem(error)
-    model = _model_at(error["loc"][:-1])
+    model = model_at(error["loc"][:-1], Overlay)
     keys = [k for k in model.model_fields if k not in ("digest", "overlay")] if model else []
     if model is Overlay:
         keys = ["overlay", *keys]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from config import REPO_ROOT
 from decisionflow.bootstrap import Parts
 from decisionflow.deadlines import DueItem, due_items
+from decisionflow.demo import NORMATIVE_DOCUMENT_PATH, Step, StepContext
 from decisionflow.errors import DecisionFlowError, NotPermitted, RuleNotMet
 from decisionflow.facts import facts_of
 from decisionflow.models import Decision, StepRecord
@@ -27,111 +27,8 @@ from tests.helpers import refused
 GOV_ARTICLE = re.compile(r"^GOV-2018-37 §\d\(\d+\)$")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One action on the normative-document path."""
-
-    role: Role
-    kind: str  # "fire" or "record"
-    name: str
-    payload: Callable[[Parts, date], dict[str, Any]]
-    wait_days: int = 0
-
-
-def fixed(**values: Any) -> Callable[[Parts, date], dict[str, Any]]:
-    return lambda parts, today: dict(values)
-
-
-PATH: tuple[Step, ...] = (
-    Step(
-        Role.STAFF,
-        "record",
-        "draft_version",
-        fixed(content="住房租赁补贴管理办法（征求意见稿）……", change_note="初稿"),
-    ),
-    Step(
-        Role.STAFF,
-        "record",
-        "drafting_explanation",
-        fixed(
-            necessity="规范补贴发放",
-            legal_basis="《住房租赁条例》",
-            main_content="补贴对象、标准、程序",
-        ),
-    ),
-    Step(
-        Role.STAFF,
-        "fire",
-        "open_comment",
-        lambda parts, today: {
-            "how_to_comment": "政府网站留言或信函",
-            "deadline": (today + timedelta(days=30)).isoformat(),
-        },
-        wait_days=1,
-    ),
-    Step(
-        Role.STAFF,
-        "record",
-        "comment_adoption_summary",
-        fixed(received=23, summary="采纳 8 条；不予采纳的已说明理由"),
-        wait_days=30,
-    ),
-    Step(
-        Role.STAFF,
-        "fire",
-        "submit_legality_review",
-        lambda parts, today: {
-            "requested_completion_date": parts.calendar.add_working_days(today, 5).isoformat()
-        },
-    ),
-    Step(
-        Role.LEGAL_OFFICER,
-        "fire",
-        "find_lawful",
-        fixed(opinion="制定主体、程序、内容合法", outcome="lawful"),
-        wait_days=6,
-    ),
-    Step(
-        Role.GOVERNMENT_OFFICE,
-        "record",
-        "meeting_minutes",
-        lambda parts, today: {
-            "meeting_kind": "executive",
-            "meeting_date": today.isoformat(),
-            "opinions": "副区长甲：同意；区长：同意",
-        },
-        wait_days=3,
-    ),
-    Step(Role.CHIEF_EXECUTIVE, "fire", "adopt_document", fixed(signed_by="区长")),
-    Step(
-        Role.GOVERNMENT_OFFICE,
-        "fire",
-        "register_document",
-        fixed(),
-        wait_days=1,
-    ),
-    Step(
-        Role.GOVERNMENT_OFFICE,
-        "fire",
-        "publish_document",
-        lambda parts, today: {
-            "published_on": today.isoformat(),
-            "channels": "区政府网站、政府公报",
-        },
-        wait_days=1,
-    ),
-    Step(
-        Role.GOVERNMENT_OFFICE,
-        "fire",
-        "file_with_authority",
-        lambda parts, today: {
-            "filing_body": "市人民政府",
-            "filed_on": today.isoformat(),
-            "receipt_number": "备2026-031",
-        },
-        wait_days=5,
-    ),
-)
+# The lawful path is the demo's: the same steps seed-demo takes.
+PATH = NORMATIVE_DOCUMENT_PATH
 NAMES = tuple(step.name for step in PATH)
 
 
@@ -152,7 +49,7 @@ def take(
 ) -> DecisionView | None:
     """Take one step after its wait."""
     clock.advance(days=step.wait_days, minutes=5)
-    payload = step.payload(parts, clock.today)
+    payload = step.payload(StepContext(today=clock.today, expert_ids=()))
     if step.kind == "fire":
         return parts.decisions.fire(people[step.role], decision_id, step.name, payload)
     parts.decisions.add_record(people[step.role], decision_id, step.name, payload)
