@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from decisionflow.accounts import Actor, find_department, find_user, hash_password
-from decisionflow.errors import Conflict, InvalidInput, NotPermitted
+from decisionflow.calendar import CalendarOverrideError, ChinaLegalCalendar
+from decisionflow.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from decisionflow.models import Department, User, utcnow
 from decisionflow.roles import ACCOUNT_ROLES, Permission, has_permission
 from decisionflow.uow import Attempt, Door
@@ -117,3 +121,82 @@ class AdminService:
             return user.id
 
         return self.door.run(attempt, work)
+
+    def update_user(
+        self,
+        actor: Actor,
+        *,
+        username: str,
+        role: str | None = None,
+        department: str | None = None,
+        active: bool | None = None,
+    ) -> None:
+        """Change an account's role, department or whether it may sign in; audited."""
+        attempt = Attempt(
+            actor,
+            "update_user",
+            payload={
+                "username": username,
+                "role": role,
+                "department": department,
+                "active": active,
+            },
+        )
+
+        def work(session: Session, attempt: Attempt, now: datetime) -> None:
+            require_admin(actor)
+            user = find_user(session, username)
+            if user is None:
+                raise NotFound(zh=f"没有用户“{username}”", en=f"No user '{username}'")
+            if user.id == actor.id and active is False:
+                raise InvalidInput(
+                    zh="不能停用自己的账号",
+                    en="You cannot deactivate your own account",
+                    fields={"active": ("不能停用自己的账号", "not your own account")},
+                )
+            errors: dict[str, tuple[str, str]] = {}
+            if role is not None and role not in {r.value for r in ACCOUNT_ROLES}:
+                errors["role"] = ("没有此角色", "no such role")
+            unit = find_department(session, department) if department else None
+            if department and unit is None:
+                errors["department"] = ("没有此单位", "no such department")
+            if errors:
+                raise InvalidInput(zh="填写内容有误", en="Invalid input", fields=errors)
+            before = {"role": user.role, "department_id": user.department_id, "active": user.active}
+            if role is not None:
+                user.role = role
+            if department is not None:
+                user.department_id = unit.id if unit else None
+            if active is not None:
+                user.active = active
+            attempt.detail = {"user_id": user.id, "before": before}
+
+        self.door.run(attempt, work)
+
+    def save_calendar_overrides(self, actor: Actor, *, text: str, path: Path) -> None:
+        """Replace the legal calendar's override file, once it loads cleanly; audited."""
+        attempt = Attempt(
+            actor, "save_calendar_overrides", payload={"path": str(path), "text": text}
+        )
+
+        def work(session: Session, attempt: Attempt, now: datetime) -> None:
+            require_admin(actor)
+            with tempfile.TemporaryDirectory() as folder:
+                candidate = Path(folder) / path.name
+                candidate.write_text(text, encoding="utf-8")
+                try:
+                    ChinaLegalCalendar(candidate)
+                except CalendarOverrideError as err:
+                    problem = str(err).replace(str(candidate), path.name)
+                    raise InvalidInput(
+                        zh="日历覆盖文件有误，未保存",
+                        en="The override file is invalid; nothing was saved",
+                        fields={"text": (problem, problem)},
+                    ) from None
+            # Written beside its final name and renamed, so a reader never sees half a file.
+            staging = path.with_suffix(path.suffix + ".saving")
+            staging.write_text(text, encoding="utf-8")
+            staging.replace(path)
+            attempt.detail = {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+        self.door.run(attempt, work)

@@ -181,6 +181,22 @@ DECISIONS: tuple[Planned, ...] = (
     Planned("农村宅基地审批管理办法", "natres", "resources", NORMATIVE, "submit_legality_review"),
     Planned("医疗机构设置规划管理办法", "health", "public_policy", NORMATIVE, "open_comment"),
     Planned("城市绿化管理办法", "housing", "public_policy", NORMATIVE, "drafting_explanation"),
+    Planned(
+        "共享单车停放管理办法",
+        "housing",
+        "public_policy",
+        NORMATIVE,
+        "open_comment",
+        then=(_step(Role.STAFF, "withdraw_draft", reasons="拟由市级统一立法"),),
+    ),
+    Planned(
+        "户外烧烤管理规定",
+        "housing",
+        "public_policy",
+        NORMATIVE,
+        "find_lawful",
+        then=(_step(Role.CHIEF_EXECUTIVE, "terminate_document", reasons="上位法已作规定"),),
+    ),
 )
 
 

@@ -63,6 +63,29 @@ def users() -> str | Response | tuple[str, int]:
     return render_template("admin/users.html", errors={}, refusal=None, values={}, **context)
 
 
+@bp.post("/users/<username>")
+def update_user(username: str) -> str | Response | tuple[str, int]:
+    """Change an account's role, department, or whether it may sign in."""
+    form = request.form
+    try:
+        engine().admin.update_user(
+            actor(),
+            username=username,
+            role=form.get("role") or None,
+            department=form.get("department") or None,
+            active=form.get("active") == "yes",
+        )
+    except DecisionFlowError as err:
+        with engine().readers() as db:
+            accounts = list(db.scalars(select(User).order_by(User.username)))
+            units = queries.departments(db)
+        return _refused(
+            "admin/users.html", err, accounts=accounts, units=units, roles=ACCOUNT_ROLES
+        )
+    flash(_("Account updated."))
+    return redirect(url_for("admin.users"))
+
+
 @bp.route("/departments", methods=["GET", "POST"])
 def departments() -> str | Response | tuple[str, int]:
     """List the departments and add one."""
@@ -176,3 +199,29 @@ def check_calendar() -> tuple[str, int] | str:
         checked=checked is not None,
     )
     return (page, 400) if problem else page
+
+
+@bp.post("/calendar/save")
+def save_calendar() -> Response | tuple[str, int]:
+    """Save an override text (checked first) and count working days by it from now on."""
+    parts = engine()
+    path = parts.settings.calendar_overrides
+    text = request.form.get("text", "")
+    try:
+        parts.admin.save_calendar_overrides(actor(), text=text, path=path)
+    except DecisionFlowError as err:
+        fields = err.fields if isinstance(err, InvalidInput) else {}
+        problem = fields["text"][0] if "text" in fields else str(err)
+        this_year = date.today().year
+        years = [
+            (y, parts.calendar.known(date(y, 1, 1))) for y in range(this_year - 1, this_year + 3)
+        ]
+        page = render_template(
+            "admin/calendar.html", years=years, path=path, text=text, problem=problem
+        )
+        return page, status_of(err)
+    # The engine counts working days by the saved file at once.
+    parts.calendar = ChinaLegalCalendar(path)
+    parts.decisions.calendar = parts.calendar
+    flash(_("Calendar overrides saved."))
+    return redirect(url_for("admin.calendar"))

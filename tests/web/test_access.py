@@ -90,6 +90,8 @@ ROUTES: tuple[Route, ...] = (
     Route("admin.catalogue", "POST", "/admin/catalogue", ADMIN, 400),
     Route("admin.calendar", "GET", "/admin/calendar", ADMIN, 200),
     Route("admin.check_calendar", "POST", "/admin/calendar/check", ADMIN, 400, data={"text": "years: ["}),
+    Route("admin.save_calendar", "POST", "/admin/calendar/save", ADMIN, 400, data={"text": "years: ["}),
+    Route("admin.update_user", "POST", "/admin/users/nobody", ADMIN, 404, data={"active": "yes"}),
     Route("auth.choose_language", "POST", "/lang/zh", EVERYONE, 302, public=True, data={"next": "/work"}),
     # Last: it ends the session the walk runs in.
     Route("auth.logout", "POST", "/logout", EVERYONE, 302),

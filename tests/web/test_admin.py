@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from decisionflow.roles import Role
-from tests.web.conftest import csrf_token
+from tests.web.conftest import Auth, csrf_token
 
 PAGES = [
     "/admin/users",
@@ -107,3 +107,54 @@ def test_the_calendar_page_checks_an_override_without_saving(client, auth):
     )
     assert bad.status_code == 400
     assert "years.2027.holidays[0]" in bad.get_data(as_text=True)
+
+
+def test_an_administrator_changes_a_role_and_a_deactivated_account_is_out(client, auth, web_parts):
+    """Deactivating an account ends its session at once and it can no longer sign in (audited)."""
+    from flask import Flask  # noqa: F401  (the app fixture already runs)
+
+    other = client.application.test_client()
+    assert Auth(other, None).login("staff_b").status_code == 302
+    assert other.get("/work").status_code == 200
+    auth.login(Role.ADMIN)
+    token = csrf_token(client, "/admin/users")
+    answer = client.post(
+        "/admin/users/staff_b",
+        data={"csrf_token": token, "role": "executor", "department": "ecology"},
+    )
+    assert answer.status_code == 302  # no "active" box ticked: deactivated
+    assert other.get("/work").status_code == 302  # sent to sign in
+    assert Auth(other, None).login("staff_b").status_code == 401
+    with web_parts.sessions() as session:
+        from decisionflow.models import AuditEvent, User
+
+        user = session.query(User).filter_by(username="staff_b").one()
+        assert (user.role, user.active) == ("executor", False)
+        assert (
+            session.query(AuditEvent).filter_by(action="update_user", outcome="done").count() == 1
+        )
+
+
+def test_an_administrator_saves_calendar_overrides_and_days_count_by_them(
+    client, auth, web_parts, tmp_path
+):
+    """A valid 2027 arrangement is saved and the engine counts working days by it at once."""
+    from dataclasses import replace
+    from datetime import date
+
+    path = tmp_path / "overrides.yaml"
+    path.write_text("years: {}\n", encoding="utf-8")
+    web_parts.settings = replace(web_parts.settings, calendar_overrides=path)
+    auth.login(Role.ADMIN)
+    token = csrf_token(client, "/admin/calendar")
+    bad = client.post(
+        "/admin/calendar/save", data={"csrf_token": token, "text": "years: [nonsense"}
+    )
+    assert bad.status_code == 400 and path.read_text(encoding="utf-8") == "years: {}\n"
+    text = "years:\n  2027:\n    holidays: [2027-01-01]\n    workdays: [2027-01-09]\n"
+    saved = client.post("/admin/calendar/save", data={"csrf_token": token, "text": text})
+    assert saved.status_code == 302
+    assert path.read_text(encoding="utf-8") == text
+    # 2027-01-09 is a Saturday made a working day by the saved arrangement
+    assert web_parts.decisions.calendar.is_working_day(date(2027, 1, 9))
+    assert web_parts.decisions.calendar.known(date(2027, 6, 1))
