@@ -148,11 +148,14 @@ class AdminService:
             user = find_user(session, username)
             if user is None:
                 raise NotFound(zh=f"没有用户“{username}”", en=f"No user '{username}'")
-            if user.id == actor.id and active is False:
+            if user.id == actor.id and (
+                active is False or (role is not None and role != user.role)
+            ):
+                # an administrator who demotes or locks out themselves may leave nobody in charge
                 raise InvalidInput(
-                    zh="不能停用自己的账号",
-                    en="You cannot deactivate your own account",
-                    fields={"active": ("不能停用自己的账号", "not your own account")},
+                    zh="不能更改自己的角色或停用自己的账号",
+                    en="You cannot change your own role or deactivate your own account",
+                    fields={"role": ("不能更改自己的账号", "not your own account")},
                 )
             errors: dict[str, tuple[str, str]] = {}
             if role is not None and role not in {r.value for r in ACCOUNT_ROLES}:
@@ -193,10 +196,11 @@ class AdminService:
                         en="The override file is invalid; nothing was saved",
                         fields={"text": (problem, problem)},
                     ) from None
-            # Written beside its final name and renamed, so a reader never sees half a file.
-            staging = path.with_suffix(path.suffix + ".saving")
-            staging.write_text(text, encoding="utf-8")
-            staging.replace(path)
             attempt.detail = {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
         self.door.run(attempt, work)
+        # Only once the change is audited is the file replaced: written beside its final name
+        # and renamed, so a reader never sees half a file.
+        staging = path.with_suffix(path.suffix + ".saving")
+        staging.write_text(text, encoding="utf-8")
+        staging.replace(path)

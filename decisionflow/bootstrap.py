@@ -44,6 +44,11 @@ class Parts:
         """Apply every pending migration."""
         upgrade(self.engine)
 
+    def reload_calendar(self) -> None:
+        """Count working days by the override file as it now stands (after an administrator saved it)."""
+        self.calendar = ChinaLegalCalendar(self.settings.calendar_overrides)
+        self.decisions.calendar = self.calendar
+
     def verify_audit(self) -> audit.Verification:
         """Verify the whole audit chain."""
         with self.engine.connect() as connection:

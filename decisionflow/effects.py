@@ -14,7 +14,14 @@ from decisionflow.accounts import Actor, check_password, find_department
 from decisionflow.audit import canonical_json, format_time
 from decisionflow.definitions import FieldSpec, Numbering, Signature
 from decisionflow.errors import InvalidInput, NotPermitted, Unmet
-from decisionflow.models import AuditEvent, Decision, DocumentCounter, DraftVersion, User
+from decisionflow.models import (
+    AuditEvent,
+    Decision,
+    DecisionCoUnit,
+    DocumentCounter,
+    DraftVersion,
+    User,
+)
 
 SIGN_WITH_PASSWORD = ("请重新输入您的密码以签署", "re-enter your password to sign")
 
@@ -130,7 +137,12 @@ def procedure_account(session: Session, decision_id: int) -> list[dict[str, Any]
 
 
 def open_successor(
-    session: Session, decision: Decision, initial_state: str, now: datetime
+    session: Session,
+    decision: Decision,
+    initial_state: str,
+    now: datetime,
+    *,
+    opened_by: int | None,
 ) -> Decision:
     """A new decision for a major adjustment: same matter and units, from the first stage."""
     successor = Decision(
@@ -144,7 +156,8 @@ def open_successor(
         state=initial_state,
         state_entered_at=now,
         branch_states={},
-        created_by=decision.created_by,
+        # opened by whoever ordered the adjustment; the original's author did not
+        created_by=opened_by if opened_by is not None else decision.created_by,
         created_at=now,
         updated_at=now,
         overlay=decision.overlay,
@@ -153,4 +166,9 @@ def open_successor(
     )
     session.add(successor)
     session.flush()
+    co_units = session.scalars(
+        select(DecisionCoUnit.department_id).where(DecisionCoUnit.decision_id == decision.id)
+    ).all()
+    # the same matter keeps the same units (Art 11): co-units reach the successor too
+    session.add_all(DecisionCoUnit(decision_id=successor.id, department_id=d) for d in co_units)
     return successor

@@ -79,3 +79,10 @@ class InvalidInput(DecisionFlowError):
         lines = [super().__str__()]
         lines += [f"  - {name}: {zh} / {en}" for name, (zh, en) in self.fields.items()]
         return "\n".join(lines)
+
+
+@dataclass
+class RateLimited(DecisionFlowError):
+    """Too many requests from one address: no rule of law, a guard of the service (HTTP 429)."""
+
+    code: str = "rate_limited"

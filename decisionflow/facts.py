@@ -73,7 +73,8 @@ class SqlRecordFacts:
         return self._session.execute(
             select(func.count()).where(
                 PublicComment.decision_id == self._decision_id,
-                PublicComment.status == "received",
+                # a held comment is still owed an answer once released; only a rejected one is not
+                PublicComment.status != "rejected",
                 PublicComment.disposition.is_(None),
             )
         ).scalar_one()

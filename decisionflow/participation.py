@@ -14,10 +14,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from decisionflow import positions
 from decisionflow.accounts import Actor
-from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet, Unmet
+from decisionflow.errors import (
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    RateLimited,
+    RuleNotMet,
+    Unmet,
+)
 from decisionflow.facts import branch_positions
 from decisionflow.models import Decision, DraftVersion, PublicComment, StepRecord, utcnow
+from decisionflow.queries import MAX_ID
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.roles import ROLE_SCOPES, Role, Scope
 from decisionflow.uow import Attempt, Door
@@ -205,7 +214,18 @@ class PublicParticipation:
                 )
             attempt.state_before = decision.state
             if consultation.deadline < today:
-                raise RuleNotMet(zh="征求意见已截止", en="The comment period has ended")
+                raise RuleNotMet(
+                    zh="征求意见已截止",
+                    en="The comment period has ended",
+                    unmet=[
+                        Unmet(
+                            "comment_period",
+                            consultation.article,
+                            f"意见截止日期为 {consultation.deadline}",
+                            f"comments were taken until {consultation.deadline}",
+                        )
+                    ],
+                )
             errors: dict[str, tuple[str, str]] = {}
             if not text.strip():
                 errors["text"] = ("请填写意见", "is required")
@@ -236,10 +256,9 @@ class PublicParticipation:
                 )
             )
             if (recent or 0) >= COMMENTS_PER_HOUR:
-                raise RuleNotMet(
+                raise RateLimited(
                     zh="同一地址一小时内提交的意见过多，请稍后再试",
                     en="Too many comments from this address in the last hour; please try again later",
-                    code="rate_limited",
                 )
             reasons = []
             if suspicious:
@@ -273,16 +292,32 @@ class PublicParticipation:
         )
 
         def work(session: Session, attempt: Attempt, now: datetime) -> None:
-            comment = session.get(PublicComment, comment_id)
+            comment = session.get(PublicComment, comment_id) if 1 <= comment_id <= MAX_ID else None
             if comment is None:
                 raise NotFound(zh="没有这条意见", en="No such comment")
             attempt.decision_id = comment.decision_id
-            decision = session.get(Decision, comment.decision_id)
+            decision = positions.load(session, comment.decision_id)
             assert decision is not None
+            attempt.state_before = attempt.state_after = decision.state
             _check_handler(actor, decision)
+            rule = Unmet(
+                "comment_disposition",
+                "Art 15",
+                "对公众意见应当研究处理并说明采纳情况",
+                "Each public comment is studied and its adoption accounted for",
+            )
             if comment.status != "held":
                 raise RuleNotMet(
-                    zh="这条意见不在待审核状态", en="This comment is not awaiting moderation"
+                    zh="这条意见不在待审核状态",
+                    en="This comment is not awaiting moderation",
+                    unmet=[rule],
+                )
+            if release and not self._disposable(session, decision):
+                # released now, it could never get the disposition the law owes it
+                raise RuleNotMet(
+                    zh="公众参与已完成，不能再纳入意见",
+                    en="Public participation is complete; a comment can no longer be released",
+                    unmet=[rule],
                 )
             if not reason.strip():
                 raise InvalidInput(
@@ -292,7 +327,8 @@ class PublicParticipation:
                 )
             comment.status = "received" if release else "rejected"
             comment.held_reason = f"{comment.held_reason}; {reason.strip()}"[:200]
-            attempt.state_before = attempt.state_after = decision.state
+            # what the decision still owes the public changed: a page loaded before is stale
+            positions.save(session, decision, now)
 
         self.door.run(attempt, work)
 
@@ -311,7 +347,7 @@ class PublicParticipation:
             if comment is None:
                 raise NotFound(zh="没有这条意见", en="No such comment")
             attempt.decision_id = comment.decision_id
-            decision = session.get(Decision, comment.decision_id)
+            decision = positions.load(session, comment.decision_id)
             assert decision is not None
             attempt.state_before = attempt.state_after = decision.state
             _check_handler(actor, decision)
@@ -356,6 +392,7 @@ class PublicParticipation:
             comment.disposition_reason = reason.strip()
             comment.disposed_by = actor.id
             comment.disposed_at = now
+            positions.save(session, decision, now)
             attempt.detail = {"comment_id": comment.id, "receipt": comment.receipt}
 
         self.door.run(attempt, work)

@@ -184,7 +184,7 @@ class DecisionService:
             positions.apply_move(definition, decision, branch, position.state, now, completed)
             if route.opens_successor:
                 successor = effects.open_successor(
-                    session, decision, definition.initial_state.name, now
+                    session, decision, definition.initial_state.name, now, opened_by=actor.id
                 )
                 successor.branch_states = positions.enter_branches(
                     definition, successor, successor.state, now

@@ -220,8 +220,6 @@ def save_calendar() -> Response | tuple[str, int]:
             "admin/calendar.html", years=years, path=path, text=text, problem=problem
         )
         return page, status_of(err)
-    # The engine counts working days by the saved file at once.
-    parts.calendar = ChinaLegalCalendar(path)
-    parts.decisions.calendar = parts.calendar
+    parts.reload_calendar()
     flash(_("Calendar overrides saved."))
     return redirect(url_for("admin.calendar"))

@@ -99,3 +99,45 @@ def test_a_held_comment_is_moderated_before_it_can_be_disposed(parts, people, co
     )
     verification = parts.verify_audit()
     assert verification.ok
+
+
+def test_a_held_comment_keeps_participation_open_until_it_is_answered(
+    parts, people, clock, consulting
+):
+    """A comment held for moderation still counts: it must be released and disposed, or rejected."""
+    _comment(parts, consulting, suspicious=True)
+    drive(
+        parts,
+        people,
+        clock,
+        decision_id=consulting,
+        start="hearing_participants",
+        through="comment_adoption_summary",
+    )
+    with pytest.raises(RuleNotMet) as refused:
+        take(parts, people, clock, consulting, "complete_public_participation")
+    assert ("all_comments_disposed", "Art 15") in {(u.rule, u.article) for u in refused.value.unmet}
+    [comment_id] = _comment_ids(parts, consulting)
+    parts.participation.moderate(people[Role.STAFF], comment_id, release=False, reason="广告信息")
+    take(parts, people, clock, consulting, "complete_public_participation")
+    with pytest.raises(RuleNotMet, match="not awaiting moderation"):
+        parts.participation.moderate(people[Role.STAFF], comment_id, release=True, reason="误判")
+
+
+def test_a_disposition_raises_the_decisions_version(parts, people, consulting):
+    """What the decision still owes the public changed: a page loaded before it is stale."""
+    _comment(parts, consulting)
+    [comment_id] = _comment_ids(parts, consulting)
+    before = parts.decisions.get(people[Role.STAFF], consulting).version
+    parts.participation.dispose(
+        people[Role.STAFF], comment_id, disposition="adopted", reason="已采纳"
+    )
+    assert parts.decisions.get(people[Role.STAFF], consulting).version == before + 1
+
+
+def test_a_late_comment_is_refused_citing_the_comment_article(parts, people, clock, consulting):
+    """After the announced deadline the portal refuses the comment, naming Art 15."""
+    clock.advance(days=40)
+    with pytest.raises(RuleNotMet, match="comment period has ended") as late:
+        _comment(parts, consulting)
+    assert [(u.rule, u.article) for u in late.value.unmet] == [("comment_period", "Art 15")]

@@ -107,3 +107,42 @@ def test_the_yearly_catalogue_lists_its_matters(parts, people):
             SYSTEM, year=1999, matter="", undertaking_unit="x", planned_timing=""
         )
     assert set(invalid.value.fields) == {"year", "matter", "undertaking_unit"}
+
+
+def test_a_successor_keeps_the_co_units_and_names_who_opened_it(parts, people, clock):
+    """A major adjustment re-runs the procedure for the same units: the co-unit's clerk reaches it."""
+    from decisionflow.models import Decision
+
+    original = drive(parts, people, clock, through="progress_report", co_units=["ecology"])
+    chief = people[Role.CHIEF_EXECUTIVE]
+    parts.decisions.fire(
+        chief,
+        original.id,
+        "order_evaluation",
+        {"reason": "results_missed", "evaluator": "省行政学院"},
+    )
+    parts.decisions.add_record(
+        people[Role.GOVERNMENT_OFFICE],
+        original.id,
+        "evaluation_report",
+        {"findings": "选址冲突", "public_heard": "座谈会", "conclusion": "adjust"},
+    )
+    parts.decisions.fire(chief, original.id, "adjust_decision", {"reasons": "重大调整"})
+    with parts.sessions() as session:
+        successor = session.scalars(
+            select(Decision).where(Decision.predecessor_id == original.id)
+        ).one()
+    # department B's clerk, a co-unit of the original, may work on the successor
+    assert parts.decisions.get(people.staff_b, successor.id).state == "proposed"
+    assert successor.created_by == chief.id
+
+
+def test_an_administrator_cannot_demote_or_lock_out_themselves(parts, people):
+    """An administrator changing their own role or deactivating themselves is refused."""
+    from decisionflow.errors import InvalidInput as Invalid
+
+    admin = people[Role.ADMIN]
+    with pytest.raises(Invalid, match="your own"):
+        parts.admin.update_user(admin, username=admin.username, role="staff", active=True)
+    with pytest.raises(Invalid, match="your own"):
+        parts.admin.update_user(admin, username=admin.username, active=False)
