@@ -17,6 +17,7 @@ from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.db import is_sqlite, make_engine, make_session_factory
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
+from decisionflow.oversight import Oversight
 from decisionflow.participation import PublicParticipation
 from decisionflow.registers import Registers
 from decisionflow.registry import DefinitionRegistry
@@ -39,6 +40,7 @@ class Parts:
     participation: PublicParticipation
     tokens: ApiTokens
     registers: Registers
+    oversight: Oversight
 
     def upgrade_database(self) -> None:
         """Apply every pending migration."""
@@ -79,17 +81,19 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         clock=clock,
         timezone=settings.timezone,
     )
+    readers = make_session_factory(engine, writer=False)
     return Parts(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        readers=make_session_factory(engine, writer=False),
+        readers=readers,
         registry=registry,
         calendar=calendar,
         decisions=decisions,
         admin=AdminService(sessions, clock),
         tokens=ApiTokens(sessions, clock),
         registers=Registers(sessions, clock),
+        oversight=Oversight(readers, engine),
         participation=PublicParticipation(
             sessions, registry, secret=settings.secret_key, timezone=settings.timezone, clock=clock
         ),

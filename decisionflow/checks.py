@@ -274,6 +274,13 @@ class _Checker:
                 first[t.trigger] = (i, t)
                 continue
             j, other = first[t.trigger]
+            if set(t.roles) != set(other.roles):
+                # who may act is asked before the flags pick a route: it must not depend on them
+                self.fail(
+                    f"{path}[{i}].roles",
+                    f"trigger '{t.trigger}' allows {sorted(t.roles)} here but {sorted(other.roles)} "
+                    f"at {path}[{j}]; routes of one trigger must allow the same roles",
+                )
             if t.fields == other.fields:
                 continue
             why = "routes of one trigger must declare the same fields, since one form serves them"

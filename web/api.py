@@ -16,9 +16,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from decisionflow import queries
 from decisionflow.accounts import Actor
 from decisionflow.definitions import FieldSpec, Text
-from decisionflow.errors import DecisionFlowError, InvalidInput, NotFound, NotPermitted
+from decisionflow.errors import DecisionFlowError, InvalidInput, NotFound
 from decisionflow.queries import MAX_PAGE_SIZE
-from decisionflow.roles import Permission, has_permission
 from decisionflow.views import ActionView, DecisionView
 from web.errors import status_of
 from web.openapi import openapi_document
@@ -468,9 +467,5 @@ def audit_events(decision_id: int) -> Response:
 @token_required
 def verify() -> Response:
     """Verify the whole audit chain now."""
-    if not has_permission(me().role, Permission.AUDIT_VERIFY):
-        raise NotPermitted(
-            zh="您的角色不能核验审计链", en="Your role may not verify the audit chain"
-        )
-    result = engine().verify_audit()
+    result = engine().oversight.verify(me())
     return jsonify(_plain(result))

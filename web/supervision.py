@@ -21,11 +21,6 @@ bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 ID = f"int(min=1, max={queries.MAX_ID})"
 
 
-def _require(permission: Permission) -> None:
-    if not has_permission(actor().role, permission):
-        abort(403)
-
-
 def _may(permission: Permission) -> bool:
     return has_permission(actor().role, permission)
 
@@ -55,18 +50,18 @@ def audit_log() -> str:
         k: request.args.get(k, "").strip()
         for k in ("decision", "actor", "action", "since", "until")
     }
+    oversight = engine().oversight
     page = None
-    if _may(Permission.AUDIT_READ):
-        with engine().readers() as db:
-            page = queries.audit_page(
-                db,
-                decision_id=int(decision) if decision.isdigit() else None,
-                actor=filters["actor"],
-                action=filters["action"],
-                since=_day("since"),
-                until=_day("until", end=True),
-                page=int(page_number) if page_number.isdigit() else 1,
-            )
+    if oversight.may_read(actor()):
+        page = oversight.events(
+            actor(),
+            decision_id=int(decision) if decision.isdigit() else None,
+            username=filters["actor"],
+            action=filters["action"],
+            since=_day("since"),
+            until=_day("until", end=True),
+            page=int(page_number) if page_number.isdigit() else 1,
+        )
     return render_template("supervision/audit.html", page=page, filters=filters, verification=None)
 
 
@@ -74,12 +69,9 @@ def audit_log() -> str:
 @login_required
 def verify() -> str:
     """Verify the whole chain now and show the result."""
-    _require(Permission.AUDIT_VERIFY)
-    result = engine().verify_audit()
-    page = None
-    if _may(Permission.AUDIT_READ):
-        with engine().readers() as db:
-            page = queries.audit_page(db, page=1)
+    oversight = engine().oversight
+    result = oversight.verify(actor())  # the engine refuses a role that may not verify
+    page = oversight.events(actor()) if oversight.may_read(actor()) else None
     return render_template("supervision/audit.html", page=page, filters={}, verification=result)
 
 
