@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from decisionflow.definitions import Definition, RecordSpec, Text
+from decisionflow.definitions import Definition, RecordSpec, Text, TransitionSpec
 from decisionflow.roles import Role
 
 
@@ -57,12 +57,24 @@ def states_with_work(definition: Definition, role: Role) -> set[str]:
 
 
 def moves_for(
-    definition: Definition, state: str, branch_states: Mapping[str, str], role: Role
+    definition: Definition,
+    state: str,
+    branch_states: Mapping[str, str],
+    role: Role,
+    flags: Mapping[str, bool],
 ) -> list[Text]:
-    """What this role could do at this position: its moves and the records it may add."""
-    found = [t.label for t in definition.transitions if role in t.roles and state in t.source]
+    """What this role could do at this position: its moves and the records it may add.
+
+    A move the decision's flags switch off (no comment window on a confidential matter) is no
+    work of anyone's.
+    """
+
+    def offered(t: TransitionSpec, at: str) -> bool:
+        return role in t.roles and at in t.source and (t.when is None or t.when.holds(dict(flags)))
+
+    found = [t.label for t in definition.transitions if offered(t, state)]
     for name, bstate in branch_states.items():
         branch = definition.branch(name)
-        found += [t.label for t in branch.transitions if role in t.roles and bstate in t.source]
+        found += [t.label for t in branch.transitions if offered(t, bstate)]
     found += [slot.spec.label for slot in addable_records(definition, state, branch_states, role)]
     return list(dict.fromkeys(found))

@@ -50,7 +50,9 @@ def index() -> str:
                     decision.procedure, decision.definition_version, db, overlay=decision.overlay
                 )
                 branches, _ = branch_positions(decision)
-                moves = moves_for(decision_def, decision.state, branches, me.role)
+                moves = moves_for(
+                    decision_def, decision.state, branches, me.role, decision.flags or {}
+                )
                 if moves:
                     tasks.append(Task(decision, decision_def.state(decision.state).label, moves))
     return render_template("work.html", tasks=tasks)

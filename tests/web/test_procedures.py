@@ -33,3 +33,16 @@ def test_an_unknown_procedure_falls_back_to_the_major_decision(client, auth):
     auth.login(Role.STAFF)
     page = client.get("/decisions/new?procedure=../../etc").get_data(as_text=True)
     assert 'value="major_decision"' in page
+
+
+def test_my_work_offers_only_the_moves_a_decisions_flags_allow(web_parts):
+    """A confidential normative draft offers its clerk no comment window (the flag switches it off),
+    while an ordinary one does."""
+    from decisionflow.checklist import moves_for
+
+    definition = web_parts.registry.current("normative_document")
+    window = next(t for t in definition.transitions if t.trigger == "open_comment")
+    ordinary = moves_for(definition, "drafting", {}, Role.STAFF, {})
+    confidential = moves_for(definition, "drafting", {}, Role.STAFF, {"not_disclosed": True})
+    assert window.label in ordinary
+    assert window.label not in confidential
