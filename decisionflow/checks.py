@@ -30,9 +30,7 @@ class _Checker:
         self.record_fields: dict[str, set[str]] = {
             name: set(spec.fields) for name, spec in definition.records.items()
         }
-        every = list(definition.transitions)
-        every += [t for s in definition.states for b in s.branches for t in b.transitions]
-        for t in every:
+        for t in definition.every_transition:
             self.record_fields.setdefault(t.trigger, set()).update(t.fields)
 
     def fail(self, path: str, problem: str) -> NoReturn:

@@ -329,11 +329,15 @@ class Definition(_Frozen):
         return rule.days if isinstance(rule.days, int) else self.parameter(rule.days)
 
     @property
+    def every_transition(self) -> tuple[TransitionSpec, ...]:
+        """Every transition, the main line's first, then each branch's, in declaration order."""
+        branch = (t for s in self.states for b in s.branches for t in b.transitions)
+        return (*self.transitions, *branch)
+
+    @property
     def triggers(self) -> tuple[str, ...]:
         """Every trigger name, main line and branches, in declaration order."""
-        names = [t.trigger for t in self.transitions]
-        names += [t.trigger for s in self.states for b in s.branches for t in b.transitions]
-        return tuple(dict.fromkeys(names))
+        return tuple(dict.fromkeys(t.trigger for t in self.every_transition))
 
 
 StateSpec.model_rebuild()

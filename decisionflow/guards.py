@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from decisionflow.calendar import LegalCalendar
-from decisionflow.definitions import Definition, Text, TransitionSpec
+from decisionflow.definitions import Definition, Text
 
 
 @dataclass(frozen=True)
@@ -163,12 +163,6 @@ def required_branches_complete(decision: DecisionFacts, ctx: GuardContext) -> bo
     return not pending_branches(decision, ctx.definition)
 
 
-def _every_transition(definition: Definition) -> list[TransitionSpec]:
-    every = list(definition.transitions)
-    every += [t for s in definition.states for b in s.branches for t in b.transitions]
-    return every
-
-
 def _record_labels(
     decision: DecisionFacts, ctx: GuardContext
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -181,7 +175,7 @@ def _record_labels(
         if field in spec.fields:
             field_label = spec.fields[field].label
     else:  # a move is kept as a record of its trigger's name
-        for t in _every_transition(ctx.definition):
+        for t in ctx.definition.every_transition:
             if t.trigger == record:
                 record_label = t.label
                 if field in t.fields:
@@ -199,7 +193,7 @@ def _payload_field_label(
     """The label of the date field, taken from a transition that uses this very guard."""
     field = str(ctx.params["field"])
     label = Text(zh=field, en=field)
-    for t in _every_transition(ctx.definition):
+    for t in ctx.definition.every_transition:
         uses = any(g.name == "payload_date_not_past" and g.params == ctx.params for g in t.guards)
         if uses and field in t.fields:
             label = t.fields[field].label
@@ -433,7 +427,7 @@ def _date_details(
     spec = next(
         (
             t.fields.get(ctx.params["field"])
-            for t in _every_transition(ctx.definition)
+            for t in ctx.definition.every_transition
             if t.trigger == ctx.params["record"]
         ),
         None,

@@ -292,20 +292,8 @@ class PublicParticipation:
         )
 
         def work(session: Session, attempt: Attempt, now: datetime) -> None:
-            comment = session.get(PublicComment, comment_id) if 1 <= comment_id <= MAX_ID else None
-            if comment is None:
-                raise NotFound(zh="没有这条意见", en="No such comment")
-            attempt.decision_id = comment.decision_id
-            decision = positions.load(session, comment.decision_id)
-            assert decision is not None
-            attempt.state_before = attempt.state_after = decision.state
-            _check_handler(actor, decision)
-            rule = Unmet(
-                "comment_disposition",
-                "Art 15",
-                "对公众意见应当研究处理并说明采纳情况",
-                "Each public comment is studied and its adoption accounted for",
-            )
+            comment, decision = _handled_comment(session, actor, comment_id, attempt)
+            rule = ANSWER_OWED
             if comment.status != "held":
                 raise RuleNotMet(
                     zh="这条意见不在待审核状态",
@@ -341,22 +329,8 @@ class PublicParticipation:
         )
 
         def work(session: Session, attempt: Attempt, now: datetime) -> None:
-            comment = (
-                session.get(PublicComment, comment_id) if 1 <= comment_id <= 2**31 - 1 else None
-            )
-            if comment is None:
-                raise NotFound(zh="没有这条意见", en="No such comment")
-            attempt.decision_id = comment.decision_id
-            decision = positions.load(session, comment.decision_id)
-            assert decision is not None
-            attempt.state_before = attempt.state_after = decision.state
-            _check_handler(actor, decision)
-            rule = Unmet(
-                "comment_disposition",
-                "Art 15",
-                "对公众意见应当研究处理并说明采纳情况",
-                "Each public comment is studied and its adoption accounted for",
-            )
+            comment, decision = _handled_comment(session, actor, comment_id, attempt)
+            rule = ANSWER_OWED
             if comment.status != "received":
                 raise RuleNotMet(
                     zh="这条意见未纳入记录（待审核或已被审核排除）",
@@ -462,6 +436,30 @@ def _has_control(value: str) -> bool:
     return any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value)
 
 
+#: the rule a comment's moderation and disposition serve
+ANSWER_OWED = Unmet(
+    "comment_disposition",
+    "Art 15",
+    "对公众意见应当研究处理并说明采纳情况",
+    "Each public comment is studied and its adoption accounted for",
+)
+
+
+def _handled_comment(
+    session: Session, actor: Actor, comment_id: int, attempt: Attempt
+) -> tuple[PublicComment, Decision]:
+    """A comment and its (untracked) decision, once the actor is known to handle its comments."""
+    comment = session.get(PublicComment, comment_id) if 1 <= comment_id <= MAX_ID else None
+    if comment is None:
+        raise NotFound(zh="没有这条意见", en="No such comment")
+    attempt.decision_id = comment.decision_id
+    decision = positions.load(session, comment.decision_id)
+    assert decision is not None
+    attempt.state_before = attempt.state_after = decision.state
+    _check_handler(actor, decision)
+    return comment, decision
+
+
 def handles_comments(actor: Actor, undertaking_unit_id: int) -> bool:
     """Whether the actor handles a decision's public comments (and so may see contact details)."""
     if actor.role is Role.GOVERNMENT_OFFICE:
@@ -474,11 +472,7 @@ def handles_comments(actor: Actor, undertaking_unit_id: int) -> bool:
 
 def _check_handler(actor: Actor, decision: Decision) -> None:
     """Only the undertaking unit's staff and the government office handle a decision's comments."""
-    scope = ROLE_SCOPES[actor.role]
-    if actor.role is Role.GOVERNMENT_OFFICE:
-        return
-    if scope is Scope.UNDERTAKING_UNIT and actor.department_id == decision.undertaking_unit_id:
-        return
-    raise NotPermitted(
-        zh="您不能处理该决策的公众意见", en="You cannot handle this decision's public comments"
-    )
+    if not handles_comments(actor, decision.undertaking_unit_id):
+        raise NotPermitted(
+            zh="您不能处理该决策的公众意见", en="You cannot handle this decision's public comments"
+        )

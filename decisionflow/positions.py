@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from decisionflow import refusals
+from decisionflow import checklist, refusals
 from decisionflow.accounts import Actor, find_department
 from decisionflow.definitions import BranchSpec, Definition, FieldSpec, TransitionSpec
 from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
@@ -120,7 +120,7 @@ def open_moves(
 def places(decision: Decision) -> set[str]:
     """The main-line state and every `branch.state` the decision stands in now."""
     branches, _ = branch_positions(decision)
-    return {decision.state} | {f"{b}.{s}" for b, s in branches.items()}
+    return checklist.places(decision.state, branches)
 
 
 def declared(
@@ -200,10 +200,7 @@ def check_scope(session: Session, actor: Actor, decision: Decision) -> None:
 
 def check_may_attach(actor: Actor, definition: Definition) -> None:
     """Refuse a role that takes no part in the procedure (a supervisor watches, never files)."""
-    roles = {r for t in definition.transitions for r in t.roles}
-    roles |= {
-        r for s in definition.states for b in s.branches for t in b.transitions for r in t.roles
-    }
+    roles = {r for t in definition.every_transition for r in t.roles}
     roles |= {r for spec in definition.records.values() for r in spec.roles}
     # The executing unit files its progress reports with the decision (Art 34).
     roles.add(Role.EXECUTOR)

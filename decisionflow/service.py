@@ -21,6 +21,7 @@ from decisionflow.guards import GuardContext
 from decisionflow.machine import Position
 from decisionflow.models import Attachment, Decision, DecisionCoUnit, utcnow
 from decisionflow.payload import to_json, validate_payload
+from decisionflow.queries import MAX_ID
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.roles import ROLE_SCOPES, Permission, Scope, has_permission
 from decisionflow.rules import Move, flags_route, state_of, unmet_for
@@ -359,7 +360,7 @@ class DecisionService:
         expected_version: int | None,
     ) -> tuple[Decision, Definition]:
         # A number beyond the id column's range names no decision (and would overflow SQLite).
-        decision = positions.load(session, decision_id) if 1 <= decision_id <= 2**31 - 1 else None
+        decision = positions.load(session, decision_id) if 1 <= decision_id <= MAX_ID else None
         if decision is None:
             raise NotFound(
                 zh=f"没有编号为 {decision_id} 的决策", en=f"No decision number {decision_id}"

@@ -18,7 +18,10 @@ from decisionflow.models import (
     AuditEvent,
     Decision,
     DecisionAssignment,
+    DecisionCoUnit,
+    DocumentCounter,
     DraftVersion,
+    PublicComment,
     StepRecord,
 )
 from decisionflow.roles import Role
@@ -226,8 +229,14 @@ def snapshot(parts: Parts, decision_id: int | None) -> Snapshot:
                 (DraftVersion, DraftVersion.decision_id),
                 (Attachment, Attachment.decision_id),
                 (DecisionAssignment, DecisionAssignment.decision_id),
+                (DecisionCoUnit, DecisionCoUnit.decision_id),
+                (PublicComment, PublicComment.decision_id),
+                # a successor decision opened by a refused adjustment would show here
+                (Decision, Decision.predecessor_id),
             )
         )
+        # a refused registration must not use up a unified document number
+        counts += (session.scalar(select(func.coalesce(func.sum(DocumentCounter.last), 0))) or 0,)
         seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
     return Snapshot(decision, counts, seq)
 

@@ -45,10 +45,7 @@ def action_label(definition: Definition, action: str) -> str:
     if action.startswith("record:"):
         kind = record_label(definition, action.removeprefix("record:"))
         return _("Added: %(record)s", record=kind)
-    every = list(definition.transitions) + [
-        t for s in definition.states for b in s.branches for t in b.transitions
-    ]
-    found = next((t for t in every if t.trigger == action), None)
+    found = next((t for t in definition.every_transition if t.trigger == action), None)
     if found is not None:
         return pick(found.label)
     names = {
