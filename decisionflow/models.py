@@ -102,6 +102,7 @@ class User(Base):
     """A person who signs in, in one role, of one department."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_role", "role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -172,7 +173,10 @@ class Decision(Base):
     __tablename__ = "decisions"
     __table_args__ = (
         Index("ix_decisions_unit_state", "undertaking_unit_id", "state"),
-        Index("ix_decisions_state", "state"),
+        # the lists page by (updated_at, id): newest activity first, "my work" oldest first
+        Index("ix_decisions_updated_at", "updated_at", "id"),
+        Index("ix_decisions_state_updated_at", "state", "updated_at", "id"),
+        Index("ix_decisions_executing_unit", "executing_unit_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -225,7 +229,11 @@ class StepRecord(Base):
     """A record made in the procedure: a trigger's payload, an opinion, a report."""
 
     __tablename__ = "step_records"
-    __table_args__ = (Index("ix_step_records_decision_kind", "decision_id", "kind", "id"),)
+    __table_args__ = (
+        Index("ix_step_records_decision_kind", "decision_id", "kind", "id"),
+        # the public portal lists publishing records, newest first
+        Index("ix_step_records_kind_created_at", "kind", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
@@ -306,6 +314,7 @@ class ApiToken(Base):
     """A token another government system uses for the JSON API; only its hash is kept."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -324,6 +333,9 @@ class AuditEvent(Base):
         Index("ix_audit_events_decision", "decision_id", "seq"),
         Index("ix_audit_events_actor", "actor_id", "seq"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
+        # the audit log page filters by username and by action, newest first
+        Index("ix_audit_events_actor_username", "actor_username", "seq"),
+        Index("ix_audit_events_action", "action", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -38,7 +38,7 @@ class Oversight:
         action: str = "",
         since: datetime | None = None,
         until: datetime | None = None,
-        page: int = 1,
+        cursor: str = "",
     ) -> queries.Page:
         """A page of audit events, newest first; NotPermitted for a role that may not read them."""
         _require(
@@ -55,7 +55,7 @@ class Oversight:
                 action=action,
                 since=since,
                 until=until,
-                page=page,
+                cursor=cursor,
             )
 
     def verify(self, actor: Actor) -> audit.Verification:

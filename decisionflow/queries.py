@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, or_, select, true
+from sqlalchemy import Select, exists, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from decisionflow.accounts import Actor
@@ -20,29 +24,27 @@ from decisionflow.models import (
     DraftVersion,
     StepRecord,
     User,
+    UTCDateTime,
 )
 from decisionflow.roles import ROLE_SCOPES, Scope
 
 MAX_PAGE_SIZE = 100
 #: the largest row id (ids are 32-bit INTEGER columns); a larger number names no row
 MAX_ID = 2**31 - 1
-#: no list has more pages than this; a larger page number would overflow the row offset
-MAX_PAGE = 10**9
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list, and how to ask for the others."""
+    """One page of a list, and the cursors that ask for its neighbours."""
 
     items: list[Any]
-    page: int
     per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.per_page))
+    #: how many rows the whole list has; None where counting would cost more than the page
+    total: int | None
+    #: the cursor of the following page (older rows), None on the last page
+    next: str | None = None
+    #: the cursor of the page before (newer rows), None on the first page
+    previous: str | None = None
 
 
 def visible_to(actor: Actor) -> Any:
@@ -67,24 +69,85 @@ def visible_to(actor: Actor) -> Any:
     )
 
 
-def _paged(
+def _cursor(direction: str, key: tuple[Any, ...]) -> str:
+    """An opaque cursor: which way to read ("a"fter or "b"efore) from which sort key."""
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in key]
+    raw = json.dumps([direction, *plain], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(cursor: str, kinds: Sequence[type]) -> tuple[str, tuple[Any, ...]] | None:
+    """The direction and sort key of a cursor; None for one this list never gave out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        direction, *values = json.loads(raw)
+        if direction not in ("a", "b") or len(values) != len(kinds):
+            return None
+        key: list[Any] = []
+        for kind, value in zip(kinds, values, strict=True):
+            if kind is datetime:
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    return None
+                key.append(moment)
+            elif kind is int and isinstance(value, int) and -MAX_SEQ <= value <= MAX_SEQ:
+                key.append(value)
+            else:
+                return None
+        return direction, tuple(key)
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        return None
+
+
+#: no sequence number or id is larger (BigInteger); a cursor beyond it is not one of ours
+MAX_SEQ = 2**63 - 1
+
+
+def _keyset(
     session: Session,
     query: Select[*tuple[Any, ...]],
-    page: int,
-    per_page: int,
     *,
+    columns: Sequence[Any],
+    key_of: Callable[[Any], tuple[Any, ...]],
+    cursor: str,
+    per_page: int,
     scalars: bool = False,
-) -> Page:
+) -> tuple[list[Any], str | None, str | None]:
+    """One page in descending (columns) order after/before the cursor, and its neighbours' cursors.
+
+    Keyset pagination: the page starts where the index says the cursor's key lies, so the
+    thousandth page costs what the first does (an OFFSET reads and drops every row before).
+    """
     per_page = max(1, min(per_page, MAX_PAGE_SIZE))
-    page = max(1, min(page, MAX_PAGE))
-    total = session.execute(
-        select(func.count()).select_from(query.order_by(None).subquery())
-    ).scalar_one()
-    limited = query.limit(per_page).offset((page - 1) * per_page)
+    found = _uncursor(cursor, [_kind(c) for c in columns]) if cursor else None
+    row_key = tuple_(*columns)
+    if found is None:
+        direction, ordered = "a", query.order_by(*(c.desc() for c in columns))
+    else:
+        direction, key = found
+        bound = tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, key, strict=True)))
+        if direction == "a":
+            ordered = query.where(row_key < bound).order_by(*(c.desc() for c in columns))
+        else:  # read towards newer rows, then show them newest first
+            ordered = query.where(row_key > bound).order_by(*(c.asc() for c in columns))
+    limited = ordered.limit(per_page + 1)
     rows: list[Any] = (
         list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
     )
-    return Page(items=rows, page=page, per_page=per_page, total=total)
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if direction == "b":
+        rows.reverse()
+        following = _cursor("a", key_of(rows[-1])) if rows else None
+        before = _cursor("b", key_of(rows[0])) if more and rows else None
+    else:
+        following = _cursor("a", key_of(rows[-1])) if more else None
+        before = _cursor("b", key_of(rows[0])) if found is not None and rows else None
+    return rows, following, before
+
+
+def _kind(column: Any) -> type:
+    return datetime if isinstance(column.type, UTCDateTime) else int
 
 
 def list_decisions(
@@ -95,15 +158,14 @@ def list_decisions(
     state: str = "",
     category: str = "",
     unit: str = "",
-    page: int = 1,
+    cursor: str = "",
     per_page: int = 20,
 ) -> Page:
-    """Decisions the actor may see, newest activity first, filtered and paginated."""
+    """Decisions the actor may see, newest activity first, filtered, a page from the cursor on."""
     query = (
         select(Decision, Department.code, Department.name_zh, Department.name_en)
         .join(Department, Department.id == Decision.undertaking_unit_id)
         .where(visible_to(actor))
-        .order_by(Decision.updated_at.desc(), Decision.id.desc())
     )
     if text.strip():
         query = query.where(Decision.title.contains(text.strip(), autoescape=True))
@@ -113,7 +175,17 @@ def list_decisions(
         query = query.where(Decision.category == category)
     if unit:
         query = query.where(Department.code == unit)
-    return _paged(session, query, page, per_page)
+    # Counting a few thousand index entries is cheap; the list shows how many there are.
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows, following, before = _keyset(
+        session,
+        query,
+        columns=(Decision.updated_at, Decision.id),
+        key_of=lambda row: (row[0].updated_at, row[0].id),
+        cursor=cursor,
+        per_page=per_page,
+    )
+    return Page(rows, max(1, min(per_page, MAX_PAGE_SIZE)), total, following, before)
 
 
 def decisions_in_states(
@@ -215,11 +287,12 @@ def audit_page(
     action: str = "",
     since: datetime | None = None,
     until: datetime | None = None,
-    page: int = 1,
+    cursor: str = "",
     per_page: int = 50,
 ) -> Page:
-    """Audit events, newest first, filtered by decision, actor, action and time."""
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc())
+    """Audit events, newest first, filtered by decision, actor, action and time, a page from the
+    cursor on (uncounted: the log has millions of events)."""
+    query = select(AuditEvent)
     if decision_id is not None:
         # A number beyond any id matches nothing (and would overflow the database's integer).
         known = 1 <= decision_id <= MAX_ID
@@ -232,7 +305,16 @@ def audit_page(
         query = query.where(AuditEvent.occurred_at >= since)
     if until is not None:
         query = query.where(AuditEvent.occurred_at < until)
-    return _paged(session, query, page, per_page, scalars=True)
+    rows, following, before = _keyset(
+        session,
+        query,
+        columns=(AuditEvent.seq,),
+        key_of=lambda event: (event.seq,),
+        cursor=cursor,
+        per_page=per_page,
+        scalars=True,
+    )
+    return Page(rows, max(1, min(per_page, MAX_PAGE_SIZE)), None, following, before)
 
 
 def departments(session: Session) -> list[Department]:

@@ -28,8 +28,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PROBLEM = "application/problem+json"
 #: decisions.id is a 32-bit INTEGER: a larger number names no decision (and would crash the driver)
 MAX_ID = 2**31 - 1
-#: far beyond any real list, and small enough that the page's offset fits the database
-MAX_PAGE = 1_000_000
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -254,8 +252,8 @@ def _move() -> tuple[dict[str, Any], int | None, str | None]:
     return body.get("payload") or {}, body.get("expected_version"), body.get("password")
 
 
-def _page_args() -> tuple[int, int]:
-    """The page asked for (at least 1) and its size (1 to 100); what is no number is ignored."""
+def _per_page() -> int:
+    """The page size asked for (1 to 100); what is no number is ignored."""
 
     def number(text: str, default: int, most: int) -> int:
         # ASCII digits only ("²".isdigit() holds, and int("²") raises); a number too long to
@@ -264,8 +262,7 @@ def _page_args() -> tuple[int, int]:
             return default
         return max(1, min(int(text) if len(text) <= 9 else most, most))
 
-    page, per_page = request.args.get("page", "1"), request.args.get("per_page", "20")
-    return number(page, 1, MAX_PAGE), number(per_page, 20, MAX_PAGE_SIZE)
+    return number(request.args.get("per_page", "20"), 20, MAX_PAGE_SIZE)
 
 
 @bp.get("/openapi.json")
@@ -277,15 +274,15 @@ def openapi() -> Response:
 @bp.get("/decisions")
 @token_required
 def list_decisions() -> Response:
-    """List the decisions the caller may see, paginated."""
-    page_number, per_page = _page_args()
+    """List the decisions the caller may see, a page from the cursor on."""
+    per_page = _per_page()
     with engine().readers() as db:
         page = queries.list_decisions(
             db,
             me(),
             text=request.args.get("text", ""),
             state=request.args.get("state", ""),
-            page=page_number,
+            cursor=request.args.get("cursor", ""),
             per_page=per_page,
         )
         items = [
@@ -301,7 +298,13 @@ def list_decisions() -> Response:
             for d, code, _zh, _en in page.items
         ]
     return jsonify(
-        {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total}
+        {
+            "items": items,
+            "per_page": page.per_page,
+            "total": page.total,
+            "next": page.next,
+            "previous": page.previous,
+        }
     )
 
 

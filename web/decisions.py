@@ -55,7 +55,7 @@ def index() -> str:
             state=filters["state"],
             category=filters["category"],
             unit=filters["unit"],
-            page=_int_arg("page", 1),
+            cursor=request.args.get("cursor", ""),
         )
         units = queries.departments(db)
     definition = engine().registry.current("major_decision")

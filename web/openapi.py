@@ -219,9 +219,16 @@ def _schemas() -> dict[str, Any]:
         "DecisionPage": _object(
             {
                 "items": {"type": "array", "items": _ref("DecisionSummary")},
-                "page": {"type": "integer", "minimum": 1},
                 "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
                 "total": {"type": "integer", "minimum": 0},
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "The cursor of the following (older) page; null on the last",
+                },
+                "previous": {
+                    "type": ["string", "null"],
+                    "description": "The cursor of the page before (newer); null on the first",
+                },
             }
         ),
         "Field": _object(
@@ -323,7 +330,12 @@ def openapi_document() -> dict[str, Any]:
     trigger = {"name": "trigger", "in": "path", "required": True, "schema": STRING}
     kind = {"name": "kind", "in": "path", "required": True, "schema": STRING}
     paging = [
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "A page's `next` or `previous`, as given; none for the first page",
+            "schema": STRING,
+        },
         {
             "name": "per_page",
             "in": "query",

@@ -45,7 +45,6 @@ def audit_log() -> str:
     if not (_may(Permission.AUDIT_READ) or _may(Permission.AUDIT_VERIFY)):
         abort(403)
     decision = request.args.get("decision", "")
-    page_number = request.args.get("page", "")
     filters = {
         k: request.args.get(k, "").strip()
         for k in ("decision", "actor", "action", "since", "until")
@@ -60,7 +59,7 @@ def audit_log() -> str:
             action=filters["action"],
             since=_day("since"),
             until=_day("until", end=True),
-            page=int(page_number) if page_number.isdigit() else 1,
+            cursor=request.args.get("cursor", ""),
         )
     return render_template("supervision/audit.html", page=page, filters=filters, verification=None)
 

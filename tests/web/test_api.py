@@ -633,25 +633,32 @@ def test_verifying_the_audit_chain_needs_a_supervisor_or_admin(staff, login):
 
 
 def test_the_decision_list_is_paginated_and_capped(staff, clock):
-    """page/per_page/total describe the list; per_page is capped at 100; odd values fall back."""
+    """Cursors (next/previous) page the list; per_page is capped at 100; odd values fall back."""
     made = []
     for n in range(3):
         clock.advance(minutes=1)
         made.append(new_decision(staff, title=f"决策 {n}")["id"])
     first = staff.get("/decisions", query_string={"per_page": 2}).json
-    assert (first["page"], first["per_page"], first["total"]) == (1, 2, 3)
-    second = staff.get("/decisions", query_string={"per_page": 2, "page": 2}).json
-    assert second["page"] == 2 and len(second["items"]) == 1
+    assert (first["per_page"], first["total"], first["previous"]) == (2, 3, None)
+    second = staff.get("/decisions", query_string={"per_page": 2, "cursor": first["next"]}).json
+    assert len(second["items"]) == 1 and second["next"] is None
     # Newest activity first, and the two pages together are the three decisions, once each.
     assert [d["id"] for d in first["items"] + second["items"]] == made[::-1]
+    # Back from the second page is the first page again.
+    back = staff.get("/decisions", query_string={"per_page": 2, "cursor": second["previous"]})
+    assert back.json["items"] == first["items"] and back.json["previous"] is None
     capped = staff.get("/decisions", query_string={"per_page": 1000}).json
     assert capped["per_page"] == 100 and capped["total"] == 3
-    for odd in ({"page": "0"}, {"page": "-1"}, {"page": "²"}, {"per_page": "abc"}):
+    odd_values = (
+        {"cursor": "0"},
+        {"cursor": "not a cursor"},
+        {"cursor": "W10"},
+        {"per_page": "abc"},
+    )
+    for odd in odd_values:
         listing = staff.get("/decisions", query_string=odd)
         assert listing.status_code == 200, odd
-        assert listing.json["page"] == 1 and listing.json["total"] == 3
-    far = staff.get("/decisions", query_string={"page": "9" * 30})
-    assert far.status_code == 200 and far.json["items"] == []
+        assert listing.json["previous"] is None and listing.json["total"] == 3
     assert staff.get("/decisions", query_string={"per_page": "0"}).json["per_page"] == 1
     found = staff.get("/decisions", query_string={"text": "决策 1"}).json
     assert [d["id"] for d in found["items"]] == [made[1]]
