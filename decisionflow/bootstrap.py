@@ -22,6 +22,7 @@ from decisionflow.participation import PublicParticipation
 from decisionflow.registers import Registers
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.service import DecisionService
+from decisionflow.statistics import Statistics
 from decisionflow.tokens import ApiTokens
 
 
@@ -41,6 +42,7 @@ class Parts:
     tokens: ApiTokens
     registers: Registers
     oversight: Oversight
+    statistics: Statistics
 
     def upgrade_database(self) -> None:
         """Apply every pending migration."""
@@ -94,6 +96,14 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         tokens=ApiTokens(sessions, clock),
         registers=Registers(sessions, clock),
         oversight=Oversight(readers, engine),
+        # the calendar as it stands after an administrator saved new overrides
+        statistics=Statistics(
+            readers,
+            registry,
+            calendar=lambda: decisions.calendar,
+            timezone=settings.timezone,
+            clock=clock,
+        ),
         participation=PublicParticipation(
             sessions, registry, secret=settings.secret_key, timezone=settings.timezone, clock=clock
         ),

@@ -105,15 +105,7 @@ def _item(
     if start is None:
         return None
     since = start.astimezone(timezone).date()
-    days = definition.days(rule)
-    if rule.unit == "working_days":
-        due = calendar.add_working_days(since, days)
-        # Working days depend on the State Council's yearly holiday notice: a count into a
-        # year not yet on file may still move when the notice is published.
-        provisional = bool(calendar.unknown_years_in(since, due))
-    else:
-        due = since + timedelta(days=days)
-        provisional = False  # calendar days do not depend on the holiday arrangement
+    due, provisional = due_on(definition, rule, since, calendar=calendar)
     return DueItem(
         trigger=transition.trigger,
         label=transition.label,
@@ -124,6 +116,20 @@ def _item(
         since=since,
         branch=branch.name if branch else None,
     )
+
+
+def due_on(
+    definition: Definition, rule: TimeRule, since: date, *, calendar: DueCalendar
+) -> tuple[date, bool]:
+    """The due date of a period counted from `since`, and whether it is provisional."""
+    days = definition.days(rule)
+    if rule.unit == "working_days":
+        due = calendar.add_working_days(since, days)
+        # Working days depend on the State Council's yearly holiday notice: a count into a
+        # year not yet on file may still move when the notice is published.
+        return due, bool(calendar.unknown_years_in(since, due))
+    # calendar days do not depend on the holiday arrangement
+    return since + timedelta(days=days), False
 
 
 def _start(decision: DecisionFacts, branch: BranchSpec | None, rule: TimeRule) -> datetime | None:

@@ -43,18 +43,31 @@ class Permission(StrEnum):
     AUDIT_READ = "government:audit:read"
     AUDIT_VERIFY = "government:audit:verify"
     USER_MANAGE = "government:user:manage"
+    #: the supervision figures and the yearly report, for every department
+    STATISTICS_READ = "government:statistics:read"
+    #: the same figures, for the reader's own department only
+    STATISTICS_READ_OWN = "department:statistics:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset({Permission.USER_MANAGE, Permission.AUDIT_VERIFY}),
-    Role.STAFF: frozenset({Permission.DECISION_CREATE, Permission.DECISION_READ_OWN}),
-    Role.GOVERNMENT_OFFICE: frozenset({Permission.DECISION_CREATE, Permission.DECISION_READ_ALL}),
+    Role.STAFF: frozenset(
+        {Permission.DECISION_CREATE, Permission.DECISION_READ_OWN, Permission.STATISTICS_READ_OWN}
+    ),
+    Role.GOVERNMENT_OFFICE: frozenset(
+        {Permission.DECISION_CREATE, Permission.DECISION_READ_ALL, Permission.STATISTICS_READ}
+    ),
     Role.LEGAL_OFFICER: frozenset({Permission.DECISION_READ_ALL}),
     Role.EXPERT: frozenset({Permission.DECISION_READ_OWN}),
-    Role.CHIEF_EXECUTIVE: frozenset({Permission.DECISION_READ_ALL}),
+    Role.CHIEF_EXECUTIVE: frozenset({Permission.DECISION_READ_ALL, Permission.STATISTICS_READ}),
     Role.EXECUTOR: frozenset({Permission.DECISION_READ_OWN}),
     Role.SUPERVISOR: frozenset(
-        {Permission.DECISION_READ_ALL, Permission.AUDIT_READ, Permission.AUDIT_VERIFY}
+        {
+            Permission.DECISION_READ_ALL,
+            Permission.AUDIT_READ,
+            Permission.AUDIT_VERIFY,
+            Permission.STATISTICS_READ,
+        }
     ),
     Role.PUBLIC: frozenset(),
 }

@@ -1,0 +1,393 @@
+"""The yearly law-based-administration report: its figures, each with the decisions behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy.orm import Session
+
+from decisionflow.calendar import ChinaLegalCalendar
+from decisionflow.casebook import Case, Label, Scope, Timed, departures, load_cases, timed_items
+from decisionflow.registry import DefinitionRegistry
+from decisionflow.statistics import DISPOSITIONS, OUTCOMES, legality_findings, rate
+
+MAJOR, NORMATIVE = "major_decision", "normative_document"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One figure of the report: what it counts, the number, the decisions behind it."""
+
+    key: str
+    label: Label
+    value: int | float | None
+    decisions: tuple[int, ...]
+    #: a rate, in percent (else a count)
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the report: decisions, participation, experts, risk, legality, documents…"""
+
+    key: str
+    title: Label
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A decision a figure counts, as the report's appendix names it."""
+
+    id: int
+    title: str
+    unit: str
+    procedure: Label
+
+
+@dataclass(frozen=True)
+class YearlyReport:
+    """The figures of one year (for one department, or all)."""
+
+    year: int
+    department: str
+    sections: tuple[Section, ...]
+    decisions: dict[int, Listed]
+    made_at: datetime
+
+    def line(self, key: str) -> Line:
+        """The figure of that key."""
+        return next(line for s in self.sections for line in s.lines if line.key == key)
+
+    @property
+    def lines(self) -> list[Line]:
+        """Every figure, in the report's order."""
+        return [line for s in self.sections for line in s.lines]
+
+
+def _ids(items: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(set(items)))
+
+
+class _Year:
+    """Counting helpers over one year's cases."""
+
+    def __init__(self, cases: list[Case], scope: Scope) -> None:
+        self.cases, self.scope = cases, scope
+
+    def moves(self, key: str, label: Label, procedure: str, *kinds: str) -> Line:
+        """How many records (or moves) of these kinds were made in the year."""
+        found = [
+            c.id
+            for c in self.cases
+            if c.procedure == procedure
+            for e in c.of_kind(*kinds)
+            if self.scope.holds(e.on)
+        ]
+        return Line(key, label, len(found), _ids(found))
+
+    def decisions(self, key: str, label: Label, procedure: str, *kinds: str) -> Line:
+        """How many decisions had a record (or move) of these kinds made in the year."""
+        found = _ids(
+            c.id
+            for c in self.cases
+            if c.procedure == procedure and any(self.scope.holds(e.on) for e in c.of_kind(*kinds))
+        )
+        return Line(key, label, len(found), found)
+
+
+def yearly_report(
+    session: Session,
+    registry: DefinitionRegistry,
+    year: int,
+    *,
+    department: str = "",
+    calendar: ChinaLegalCalendar,
+    timezone: ZoneInfo,
+    now: datetime,
+) -> YearlyReport:
+    """Count the year's decisions, participation, reviews, documents and on-time rates."""
+    scope = Scope(department=department, since=date(year, 1, 1), until=date(year, 12, 31))
+    cases = load_cases(session, registry, scope, timezone=timezone)
+    y = _Year(cases, scope)
+    today = now.astimezone(timezone).date()
+    items = [
+        i
+        for c in cases
+        for i in timed_items(c, calendar=calendar, today=today, timezone=timezone)
+        if scope.holds(i.since)
+    ]
+
+    def timeliness(prefix: str, picked: list[Timed]) -> tuple[Line, Line, Line]:
+        counted = [i for i in picked if i.status != "open"]
+        met = [i for i in counted if i.status == "on_time"]
+        return (
+            Line(
+                f"{prefix}.due",
+                ("应按期办结", "Due in the year"),
+                len(counted),
+                _ids(i.decision_id for i in counted),
+            ),
+            Line(
+                f"{prefix}.on_time",
+                ("按时办结", "Done on time"),
+                len(met),
+                _ids(i.decision_id for i in met),
+            ),
+            Line(
+                f"{prefix}.rate",
+                ("按时办结率", "On-time rate"),
+                rate(len(met), len(counted)),
+                _ids(i.decision_id for i in counted),
+                percent=True,
+            ),
+        )
+
+    comments = [
+        (c.id, m.disposition)
+        for c in cases
+        for m in c.comments
+        if m.status != "rejected" and scope.holds(m.received_at.astimezone(timezone).date())
+    ]
+    findings = [f for c in cases for f in legality_findings(c, scope)]
+    departed = [c.id for c in cases for e in departures(c) if scope.holds(e.on)]
+    risky = [
+        c.id
+        for c in cases
+        for e in c.of_kind("risk_report")
+        if scope.holds(e.on) and e.data.get("conclusion") == "not_controllable"
+    ]
+    filing = [i for i in items if i.trigger == "file_with_authority"]
+    filed_on_time, filing_counted = (
+        [i for i in filing if i.status == "on_time"],
+        [i for i in filing if i.status != "open"],
+    )
+    sections = (
+        Section(
+            "decisions",
+            ("重大行政决策", "Major administrative decisions"),
+            (
+                y.decisions("major.proposed", ("提出决策建议", "Proposed"), MAJOR, "proposal"),
+                y.moves(
+                    "major.started", ("启动决策程序", "Procedure started"), MAJOR, "start_procedure"
+                ),
+                y.moves("major.declined", ("决定不予启动", "Declined"), MAJOR, "decline_proposal"),
+                y.moves(
+                    "major.approved",
+                    ("集体讨论决定通过", "Approved at a meeting"),
+                    MAJOR,
+                    "approve_decision",
+                ),
+                y.moves(
+                    "major.rejected",
+                    ("决定不予通过", "Rejected at a meeting"),
+                    MAJOR,
+                    "reject_decision",
+                ),
+                y.moves("major.published", ("决策公布", "Published"), MAJOR, "publish_decision"),
+                y.moves("major.archived", ("归档", "Archived"), MAJOR, "archive_decision"),
+            ),
+        ),
+        Section(
+            "participation",
+            ("公众参与", "Public participation"),
+            (
+                y.moves(
+                    "participation.consultations",
+                    ("公开征求意见（重大行政决策）", "Consultations opened (decisions)"),
+                    MAJOR,
+                    "open_consultation",
+                ),
+                y.moves(
+                    "participation.document_consultations",
+                    ("公开征求意见（规范性文件）", "Consultations opened (normative documents)"),
+                    NORMATIVE,
+                    "open_comment",
+                ),
+                Line(
+                    "participation.comments",
+                    ("收到公众意见", "Comments received"),
+                    len(comments),
+                    _ids(i for i, _ in comments),
+                ),
+                *(
+                    Line(
+                        f"participation.{key}",
+                        label,
+                        sum(1 for _, d in comments if d == key),
+                        _ids(i for i, d in comments if d == key),
+                    )
+                    for key, label in DISPOSITIONS
+                ),
+                y.moves(
+                    "participation.hearings", ("举行听证会", "Hearings held"), MAJOR, "hold_hearing"
+                ),
+            ),
+        ),
+        Section(
+            "experts",
+            ("专家论证", "Expert argumentation"),
+            (
+                y.moves(
+                    "experts.completed",
+                    ("完成专家论证", "Expert argumentation completed"),
+                    MAJOR,
+                    "complete_expert_argumentation",
+                ),
+                y.moves(
+                    "experts.opinions",
+                    ("专家签名论证意见", "Signed expert opinions"),
+                    MAJOR,
+                    "expert_opinion",
+                ),
+            ),
+        ),
+        Section(
+            "risk",
+            ("风险评估", "Risk assessment"),
+            (
+                y.moves(
+                    "risk.completed",
+                    ("完成风险评估", "Risk assessments completed"),
+                    MAJOR,
+                    "complete_risk_assessment",
+                ),
+                Line(
+                    "risk.not_controllable",
+                    ("评估为风险不可控", "Found not controllable"),
+                    len(risky),
+                    _ids(risky),
+                ),
+            ),
+        ),
+        Section(
+            "legality",
+            ("合法性审查", "Legality review"),
+            (
+                Line(
+                    "legality.opinions",
+                    ("出具合法性审查意见", "Legality opinions issued"),
+                    len(findings),
+                    _ids(i for _, i in findings),
+                ),
+                *(
+                    Line(
+                        f"legality.{key}",
+                        label,
+                        sum(1 for o, _ in findings if o == key),
+                        _ids(i for o, i in findings if o == key),
+                    )
+                    for key, label in OUTCOMES
+                ),
+            ),
+        ),
+        Section(
+            "meetings",
+            ("集体讨论决定", "Collective discussion"),
+            (
+                y.moves(
+                    "meetings.decided",
+                    ("行政首长作出决定", "Decided by the chief"),
+                    MAJOR,
+                    "approve_decision",
+                    "reject_decision",
+                ),
+                Line(
+                    "meetings.departed",
+                    ("与多数意见不一致并说明理由", "Departed from the majority, with reasons"),
+                    len(departed),
+                    _ids(departed),
+                ),
+            ),
+        ),
+        Section(
+            "normative",
+            ("行政规范性文件", "Normative documents"),
+            (
+                y.decisions(
+                    "normative.reviewed",
+                    ("审查文件草案", "Drafts reviewed"),
+                    NORMATIVE,
+                    "find_lawful",
+                    "find_unlawful",
+                ),
+                y.moves(
+                    "normative.published", ("正式发布", "Published"), NORMATIVE, "publish_document"
+                ),
+                y.moves("normative.filed", ("报送备案", "Filed"), NORMATIVE, "file_with_authority"),
+                Line(
+                    "normative.filed_on_time",
+                    ("按时备案", "Filed on time"),
+                    len(filed_on_time),
+                    _ids(i.decision_id for i in filed_on_time),
+                ),
+                Line(
+                    "normative.filing_rate",
+                    ("按时备案率", "Filed on time, rate"),
+                    rate(len(filed_on_time), len(filing_counted)),
+                    _ids(i.decision_id for i in filing_counted),
+                    percent=True,
+                ),
+            ),
+        ),
+        Section("timeliness", ("按期办结", "Deadlines met"), timeliness("timeliness", items)),
+    )
+    listed = {
+        c.id: Listed(c.id, c.title, c.unit, (c.definition.title.zh, c.definition.title.en))
+        for c in cases
+    }
+    return YearlyReport(year, department, sections, listed, now)
+
+
+# -- printing it without the web: a small template of its own ---------------------------------
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def shown(line: Line) -> str:
+    """A figure's number as printed: a count, or a rate in percent ("—" for nothing to rate)."""
+    if line.value is None:
+        return "—"
+    if line.percent:
+        return f"{line.value:.1f}%"
+    return str(line.value)
+
+
+def render_html(
+    report: YearlyReport,
+    *,
+    lang: str = "zh",
+    timezone: ZoneInfo,
+    link: Callable[[Line], str] | None = None,
+) -> str:
+    """The report as one printable HTML page; each figure links to its decisions (by default,
+    to the list of them at the end of the page)."""
+    pick = 0 if lang == "zh" else 1
+    return _TEMPLATES.get_template("yearly_report.html").render(
+        report=report,
+        pick=lambda label: label[pick],
+        lang=lang,
+        shown=shown,
+        link=link or (lambda line: f"#{line.key}"),
+        made=report.made_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def render_text(report: YearlyReport, *, lang: str = "zh") -> str:
+    """The report as plain lines for a terminal."""
+    pick = 0 if lang == "zh" else 1
+    out = [
+        f"{report.year} {'依法行政工作统计' if pick == 0 else 'law-based administration figures'}"
+    ]
+    for section in report.sections:
+        out.append(f"\n{section.title[pick]}")
+        out.extend(f"  {line.label[pick]}: {shown(line)}" for line in section.lines)
+    return "\n".join(out) + "\n"
