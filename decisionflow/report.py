@@ -9,10 +9,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.casebook import Case, Label, Scope, Timed, departures, load_cases, timed_items
+from decisionflow.errors import NotFound
+from decisionflow.models import Department
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.statistics import DISPOSITIONS, OUTCOMES, legality_findings, rate
 
@@ -112,6 +115,11 @@ def yearly_report(
     now: datetime,
 ) -> YearlyReport:
     """Count the year's decisions, participation, reviews, documents and on-time rates."""
+    if (
+        department
+        and session.scalar(select(Department.id).where(Department.code == department)) is None
+    ):
+        raise NotFound(zh=f"没有代码为“{department}”的单位", en=f"No department '{department}'")
     scope = Scope(department=department, since=date(year, 1, 1), until=date(year, 12, 31))
     cases = load_cases(session, registry, scope, timezone=timezone)
     y = _Year(cases, scope)
