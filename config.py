@@ -42,6 +42,14 @@ class Settings:
     attachments_path: Path | None = None
     #: Time zone in which dates are shown and legal days are counted.
     timezone: str = "Asia/Shanghai"
+    #: Reminders of a running deadline go out this many working days before it falls due.
+    reminder_working_days: int = 3
+    #: SMTP server for reminder mails; empty: no mail, the in-app inbox alone.
+    smtp_host: str = ""
+    #: SMTP port (plain SMTP on the government network's relay).
+    smtp_port: int = 25
+    #: The sender address of reminder mails.
+    smtp_from: str = "decisionflow@localhost"
 
     @property
     def resolved_database_url(self) -> str:
@@ -74,6 +82,10 @@ class Settings:
             )
         if self.max_attachment_bytes <= 0:
             raise ConfigError(f"{PREFIX}MAX_ATTACHMENT_BYTES must be a positive number of bytes")
+        if self.reminder_working_days < 0:
+            raise ConfigError(f"{PREFIX}REMINDER_WORKING_DAYS must be 0 or more")
+        if not 0 < self.smtp_port < 65536:
+            raise ConfigError(f"{PREFIX}SMTP_PORT must be a port number (1-65535)")
         return self
 
 

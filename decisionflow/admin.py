@@ -176,6 +176,37 @@ class AdminService:
 
         self.door.run(attempt, work)
 
+    def set_email(self, actor: Actor, *, username: str, email: str) -> None:
+        """Set (or, with "", clear) the address an account's reminders are mailed to; audited."""
+        address = email.strip()
+        attempt = Attempt(actor, "set_user_email", payload={"username": username, "email": address})
+
+        def work(session: Session, attempt: Attempt, now: datetime) -> None:
+            require_admin(actor)
+            user = find_user(session, username)
+            if user is None:
+                raise NotFound(zh=f"没有用户“{username}”", en=f"No user '{username}'")
+            local, at, domain = address.partition("@")
+            if address and (
+                not (local and at and "." in domain)
+                or len(address) > 254
+                or any(c.isspace() or c in '<>,;"' for c in address)
+            ):
+                raise InvalidInput(
+                    zh="电子邮箱地址有误",
+                    en="Invalid email address",
+                    fields={
+                        "email": (
+                            "应为 name@example.gov.cn 形式",
+                            "write it as name@example.gov.cn",
+                        )
+                    },
+                )
+            user.email = address or None
+            attempt.detail = {"user_id": user.id}
+
+        self.door.run(attempt, work)
+
     def save_calendar_overrides(self, actor: Actor, *, text: str, path: Path) -> None:
         """Replace the legal calendar's override file, once it loads cleanly; audited."""
         attempt = Attempt(

@@ -15,14 +15,17 @@ from decisionflow.admin import AdminService
 from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.db import is_sqlite, make_engine, make_session_factory
+from decisionflow.followups import FollowUps
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
+from decisionflow.notifications import Inbox, Mailer, MailSettings, Notifier
 from decisionflow.oversight import Oversight
 from decisionflow.participation import PublicParticipation
 from decisionflow.registers import Registers
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.service import DecisionService
 from decisionflow.statistics import Statistics
+from decisionflow.sweep import Sweeper
 from decisionflow.tokens import ApiTokens
 
 
@@ -42,6 +45,9 @@ class Parts:
     tokens: ApiTokens
     registers: Registers
     oversight: Oversight
+    inbox: Inbox
+    follow_ups: FollowUps
+    sweeper: Sweeper
     statistics: Statistics
 
     def upgrade_database(self) -> None:
@@ -52,6 +58,7 @@ class Parts:
         """Count working days by the override file as it now stands (after an administrator saved it)."""
         self.calendar = ChinaLegalCalendar(self.settings.calendar_overrides)
         self.decisions.calendar = self.calendar
+        self.sweeper.calendar = self.calendar
 
     def verify_audit(self) -> audit.Verification:
         """Verify the whole audit chain."""
@@ -84,6 +91,12 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         timezone=settings.timezone,
     )
     readers = make_session_factory(engine, writer=False)
+    mail = (
+        MailSettings(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+        if settings.smtp_host
+        else None
+    )
+    notifier = Notifier(mail)
     return Parts(
         settings=settings,
         engine=engine,
@@ -96,6 +109,19 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         tokens=ApiTokens(sessions, clock),
         registers=Registers(sessions, clock),
         oversight=Oversight(readers, engine),
+        inbox=Inbox(sessions, readers, clock),
+        follow_ups=FollowUps(sessions, notifier, timezone=settings.timezone, clock=clock),
+        sweeper=Sweeper(
+            sessions=sessions,
+            readers=readers,
+            registry=registry,
+            calendar=calendar,
+            notifier=notifier,
+            mailer=Mailer(sessions, mail, clock),
+            timezone=settings.timezone,
+            window=settings.reminder_working_days,
+            clock=clock,
+        ),
         # the calendar as it stands after an administrator saved new overrides
         statistics=Statistics(
             readers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from functools import wraps
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -226,6 +227,54 @@ def departments_create(code: str, name_zh: str, name_en: str) -> None:
     with engine_parts() as parts:
         parts.admin.create_department(SYSTEM, code=code, name_zh=name_zh, name_en=name_en)
     click.echo(f"单位已创建 / department created: {code}")
+
+
+@main.group()
+def deadlines() -> None:
+    """Running deadlines: list them, and send the reminders and escalations due."""
+
+
+def _day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@deadlines.command("sweep")
+@click.option("--today", help="Count as if it were this legal date (YYYY-MM-DD); default: today.")
+@click.option("--no-mail", is_flag=True, help="Queue mail but do not send it in this run.")
+@friendly
+def deadlines_sweep(today: str | None, no_mail: bool) -> None:
+    """Send every reminder and escalation due that was not sent before (safe to run at once on several hosts)."""
+    with engine_parts() as parts:
+        report = parts.sweeper.sweep(today=_day(today), send_mail=not no_mail)
+    click.echo(
+        f"提醒 {report.reminders}，逾期 {report.overdue}，督办 {report.follow_ups}，"
+        f"邮件已发 {report.mails_sent}，失败 {report.mails_failed} / "
+        f"reminders {report.reminders}, overdue {report.overdue}, follow-ups {report.follow_ups}, "
+        f"mails sent {report.mails_sent}, failed {report.mails_failed}"
+    )
+
+
+@deadlines.command("list")
+@click.option("--today", help="Count as if it were this legal date (YYYY-MM-DD); default: today.")
+@friendly
+def deadlines_list(today: str | None) -> None:
+    """List the deadlines running on open decisions, soonest first."""
+    with engine_parts() as parts:
+        running = parts.sweeper.due_now(today=_day(today))
+    if not running:
+        click.echo("没有正在计算的期限 / no deadlines running")
+    for decision, item in running:
+        late = " 已逾期 / OVERDUE" if item.overdue else ""
+        provisional = " (暂定 / provisional)" if item.provisional else ""
+        click.echo(
+            f"{item.due}{provisional}{late}  #{decision.id} {decision.title} · "
+            f"{item.label.zh} / {item.label.en} · {item.article}"
+        )
 
 
 @main.command("seed-demo")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -112,6 +113,8 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: where reminders are mailed, if SMTP is configured; none: the in-app inbox alone
+    email: Mapped[str | None] = mapped_column(String(254))
 
     department: Mapped[Department | None] = relationship(lazy="joined")
 
@@ -366,3 +369,94 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """A message in one user's in-app inbox: a reminder, an escalation, a follow-up's news."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_recipient", "recipient_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: reminder | overdue | escalation | followup_opened | followup_answered | followup_closed…
+    kind: Mapped[str] = mapped_column(String(32))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"))
+    subject_zh: Mapped[str] = mapped_column(String(300))
+    subject_en: Mapped[str] = mapped_column(String(300))
+    body_zh: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReminderSent(Base):
+    """A reminder already sent: the unique key is what makes a sweep send it once, however many run."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (
+        UniqueConstraint(
+            "decision_id",
+            "branch",
+            "trigger",
+            "due",
+            "kind",
+            "recipient_id",
+            name="uq_reminders_sent_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    #: the parallel branch, "" on the main line (a NULL would never collide in a unique key)
+    branch: Mapped[str] = mapped_column(String(64))
+    #: the move whose deadline runs, or "follow_up:<id>" for a follow-up's own due date
+    trigger: Mapped[str] = mapped_column(String(80))
+    due: Mapped[date] = mapped_column(Date)
+    #: reminder (due soon) | overdue (late: the supervisors hear of it too)
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FollowUp(Base):
+    """A decision put under follow-up (督办) by a supervisor: instructions, a due date, an answer."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        Index("ix_follow_ups_decision", "decision_id", "id"),
+        Index("ix_follow_ups_status_due", "status", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    instructions: Mapped[str] = mapped_column(Text)
+    due: Mapped[date] = mapped_column(Date)
+    #: open | answered | closed
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closing_note: Mapped[str] = mapped_column(Text, default="")
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailOutbox(Base):
+    """An email waiting to go out: written with its notification, sent after commit, retried."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")

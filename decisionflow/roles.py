@@ -47,12 +47,21 @@ class Permission(StrEnum):
     STATISTICS_READ = "government:statistics:read"
     #: the same figures, for the reader's own department only
     STATISTICS_READ_OWN = "department:statistics:read"
+    #: put a decision under follow-up (督办) and close it (Art 34, 38)
+    FOLLOWUP_MANAGE = "government:followup:manage"
+    #: answer a follow-up on the unit's own decision
+    FOLLOWUP_ANSWER = "department:followup:answer"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset({Permission.USER_MANAGE, Permission.AUDIT_VERIFY}),
     Role.STAFF: frozenset(
-        {Permission.DECISION_CREATE, Permission.DECISION_READ_OWN, Permission.STATISTICS_READ_OWN}
+        {
+            Permission.DECISION_CREATE,
+            Permission.DECISION_READ_OWN,
+            Permission.FOLLOWUP_ANSWER,
+            Permission.STATISTICS_READ_OWN,
+        }
     ),
     Role.GOVERNMENT_OFFICE: frozenset(
         {Permission.DECISION_CREATE, Permission.DECISION_READ_ALL, Permission.STATISTICS_READ}
@@ -60,12 +69,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.LEGAL_OFFICER: frozenset({Permission.DECISION_READ_ALL}),
     Role.EXPERT: frozenset({Permission.DECISION_READ_OWN}),
     Role.CHIEF_EXECUTIVE: frozenset({Permission.DECISION_READ_ALL, Permission.STATISTICS_READ}),
-    Role.EXECUTOR: frozenset({Permission.DECISION_READ_OWN}),
+    Role.EXECUTOR: frozenset({Permission.DECISION_READ_OWN, Permission.FOLLOWUP_ANSWER}),
     Role.SUPERVISOR: frozenset(
         {
             Permission.DECISION_READ_ALL,
             Permission.AUDIT_READ,
             Permission.AUDIT_VERIFY,
+            Permission.FOLLOWUP_MANAGE,
             Permission.STATISTICS_READ,
         }
     ),

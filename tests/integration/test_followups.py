@@ -1,0 +1,174 @@
+"""Follow-up (督办): supervisors open and close, the unit answers; refusals and every step audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
+from decisionflow.models import AuditEvent, FollowUp, Notification, User
+from decisionflow.roles import Role
+
+
+def new_decision(parts, people, *, executing_unit: str | None = "ecology") -> int:
+    """A decision of department A (housing), executed by department B (ecology)."""
+    view = parts.decisions.create_decision(
+        people[Role.STAFF],
+        title="老旧小区改造计划",
+        category="public_policy",
+        undertaking_unit="housing",
+        executing_unit=executing_unit,
+    )
+    return view.id
+
+
+def inbox_of(parts, username: str) -> list[Notification]:
+    """Someone's notifications."""
+    with parts.readers() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        return list(
+            session.scalars(select(Notification).where(Notification.recipient_id == user.id))
+        )
+
+
+def audit_of(parts, action: str) -> list[AuditEvent]:
+    """The audit events of an action, oldest first."""
+    with parts.readers() as session:
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
+
+
+def test_a_supervisor_opens_the_unit_answers_the_supervisor_closes(parts, people, clock):
+    """The whole follow-up: each side hears of the other's step, and each step is audited."""
+    decision_id = new_decision(parts, people)
+    due = (clock.today + timedelta(days=10)).isoformat()
+    follow_up_id = parts.follow_ups.open(
+        people[Role.SUPERVISOR], decision_id, instructions="请说明进度滞后的原因", due=due
+    )
+    # the undertaking unit's clerk and the executing unit's staff are told; others are not
+    assert [n.kind for n in inbox_of(parts, "staff_a")] == ["followup_opened"]
+    assert [n.kind for n in inbox_of(parts, "executor_b")] == ["followup_opened"]
+    assert inbox_of(parts, "staff_b") == [] and inbox_of(parts, "legal_officer_a") == []
+
+    clock.advance(days=2)
+    parts.follow_ups.answer(people.executor_b, follow_up_id, answer="征地补偿未到位，已协调")
+    [answered] = inbox_of(parts, "supervisor_a")
+    assert answered.kind == "followup_answered" and "征地补偿" in answered.body_zh
+
+    parts.follow_ups.close(people[Role.SUPERVISOR], follow_up_id, note="答复清楚，办结")
+    view = parts.follow_ups.get(people[Role.SUPERVISOR], follow_up_id)
+    assert (view.status, view.answer, view.closing_note) == (
+        "closed",
+        "征地补偿未到位，已协调",
+        "答复清楚，办结",
+    )
+    assert view.answered_by == "executor b"
+    for action in ("open_follow_up", "answer_follow_up", "close_follow_up"):
+        [event] = audit_of(parts, action)
+        assert (event.decision_id, event.outcome) == (decision_id, "done")
+        assert json.loads(event.detail)["follow_up_id"] == follow_up_id
+    assert parts.verify_audit().ok
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.GOVERNMENT_OFFICE, Role.CHIEF_EXECUTIVE])
+def test_only_supervisors_open_a_follow_up(parts, people, clock, role):
+    """Anyone else is refused with the rule and article, the refusal audited, nothing written."""
+    decision_id = new_decision(parts, people)
+    with pytest.raises(NotPermitted) as refused:
+        parts.follow_ups.open(
+            people[role], decision_id, instructions="x", due=clock.today.isoformat()
+        )
+    assert "Only supervisors" in refused.value.en and "监督人员" in refused.value.zh
+    assert refused.value.unmet[0].article == "Art 34, Art 38"
+    [event] = audit_of(parts, "open_follow_up")
+    assert (event.outcome, event.decision_id) == ("not_permitted", decision_id)
+    with parts.readers() as session:
+        assert session.scalars(select(FollowUp)).all() == []
+
+
+def test_only_the_decisions_own_units_answer(parts, people, clock):
+    """Another department's clerk, the legal officer and the supervisor may not answer."""
+    decision_id = new_decision(parts, people, executing_unit=None)
+    follow_up_id = parts.follow_ups.open(
+        people[Role.SUPERVISOR], decision_id, instructions="报告进度", due=clock.today.isoformat()
+    )
+    for outsider in (
+        people.staff_b,
+        people.executor_b,
+        people[Role.LEGAL_OFFICER],
+        people[Role.SUPERVISOR],
+    ):
+        with pytest.raises(NotPermitted) as refused:
+            parts.follow_ups.answer(outsider, follow_up_id, answer="…")
+        assert "undertaking or executing unit" in refused.value.en
+    refusals = audit_of(parts, "answer_follow_up")
+    assert [e.outcome for e in refusals] == ["not_permitted"] * 4
+    assert {e.decision_id for e in refusals} == {decision_id}
+    parts.follow_ups.answer(people[Role.STAFF], follow_up_id, answer="已完成初稿")
+    with pytest.raises(RuleNotMet) as twice:
+        parts.follow_ups.answer(people[Role.STAFF], follow_up_id, answer="再答一次")
+    assert "already answered" in twice.value.en
+
+
+def test_a_follow_up_needs_instructions_and_a_date_not_in_the_past(parts, people, clock):
+    """Each faulty field is named, in both languages."""
+    decision_id = new_decision(parts, people)
+    with pytest.raises(InvalidInput) as refused:
+        parts.follow_ups.open(
+            people[Role.SUPERVISOR],
+            decision_id,
+            instructions="  ",
+            due=(clock.today - timedelta(days=1)).isoformat(),
+        )
+    assert set(refused.value.fields) == {"instructions", "due"}
+    with pytest.raises(InvalidInput) as not_a_date:
+        parts.follow_ups.open(
+            people[Role.SUPERVISOR], decision_id, instructions="x", due="next week"
+        )
+    assert not_a_date.value.fields["due"][1] == "must be a date (YYYY-MM-DD)"
+
+
+def test_an_unanswered_follow_up_is_reminded_then_escalated_once(parts, people, clock):
+    """Days before the date the unit is reminded; after it, unit and supervisor hear it is late."""
+    decision_id = new_decision(parts, people)
+    due = parts.calendar.add_working_days(clock.today, 10)
+    follow_up_id = parts.follow_ups.open(
+        people[Role.SUPERVISOR], decision_id, instructions="报告进度", due=due.isoformat()
+    )
+    before = parts.calendar.add_working_days(clock.today, 8)  # two working days before
+    report = parts.sweeper.sweep(today=before)
+    assert report.follow_ups == 2  # the clerk of A and the executing unit's staff
+    assert parts.sweeper.sweep(today=before).follow_ups == 0
+    late = parts.sweeper.sweep(today=due + timedelta(days=1))
+    assert late.follow_ups == 3  # both again, and the supervisor who opened it
+    assert [n.kind for n in inbox_of(parts, "supervisor_a")] == ["followup_overdue"]
+    assert parts.sweeper.sweep(today=due + timedelta(days=5)).follow_ups == 0
+    # an answered follow-up is no longer chased
+    parts.follow_ups.answer(people[Role.STAFF], follow_up_id, answer="已完成")
+    assert parts.sweeper.sweep(today=due + timedelta(days=30)).follow_ups == 0
+
+
+def test_lists_show_supervisors_everything_and_units_their_own(parts, people, clock):
+    """A supervisor sees every follow-up, overdue first; a clerk only their department's."""
+    ours = new_decision(parts, people, executing_unit=None)
+    theirs = parts.decisions.create_decision(
+        people.staff_b, title="河道整治", category="public_policy", undertaking_unit="ecology"
+    ).id
+    supervisor = people[Role.SUPERVISOR]
+    parts.follow_ups.open(
+        supervisor, ours, instructions="a", due=(clock.today + timedelta(days=9)).isoformat()
+    )
+    parts.follow_ups.open(supervisor, theirs, instructions="b", due=clock.today.isoformat())
+    clock.advance(days=2)
+    listed = parts.follow_ups.listing(supervisor)
+    assert [(v.decision_id, v.overdue) for v in listed] == [(theirs, True), (ours, False)]
+    assert [v.decision_id for v in parts.follow_ups.listing(people[Role.STAFF])] == [ours]
+    assert parts.follow_ups.listing(people[Role.LEGAL_OFFICER]) == []
+    with pytest.raises(NotPermitted):
+        parts.follow_ups.get(people.staff_b, listed[1].id)

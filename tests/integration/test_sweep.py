@@ -1,0 +1,227 @@
+"""The deadline sweep: reminders before, escalation after, each once — on both databases, with real mail."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from decisionflow.bootstrap import Parts, build
+from decisionflow.cli import main
+from decisionflow.models import AuditEvent, MailOutbox, Notification, ReminderSent, User
+from decisionflow.roles import Role
+from decisionflow.sweep import SweepReport
+from tests.conftest import Clock, People, settings_for
+from tests.integration.test_normative_document import drive, new_document
+from tests.smtp_sink import free_port, smtp_sink
+
+
+def filing_document(parts: Parts, people: People, clock: Clock) -> tuple[int, date]:
+    """A normative document just published: its filing falls due 15 calendar days later."""
+    document = new_document(parts, people)
+    drive(parts, people, clock, document.id, before="file_with_authority")
+    return document.id, clock.today + timedelta(days=15)
+
+
+def inbox(parts: Parts, username: str) -> list[Notification]:
+    """A user's notifications, oldest first."""
+    with parts.readers() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        return list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.recipient_id == user.id)
+                .order_by(Notification.id)
+            )
+        )
+
+
+def give_emails(parts: Parts, people: People) -> None:
+    """Every account of department A and the office gets an address, set by the administrator."""
+    for actor in people.by_role.values():
+        parts.admin.set_email(
+            people[Role.ADMIN], username=actor.username, email=f"{actor.username}@gov.test"
+        )
+
+
+def with_mail(parts: Parts, port: int, clock: Clock, tmp_path: Path) -> Parts:
+    """Another engine on the same database whose mail goes to an SMTP server on `port`."""
+    settings = settings_for(parts.settings.resolved_database_url, tmp_path / "mail-instance")
+    return build(
+        settings.with_overrides(smtp_host="127.0.0.1", smtp_port=port), clock=clock
+    )
+
+
+def test_a_filing_due_soon_reminds_the_government_office_once(parts, people, clock):
+    """Two weeks ahead nothing goes out; the day before, the office is reminded — once."""
+    decision_id, due = filing_document(parts, people, clock)
+    assert parts.sweeper.sweep(today=clock.today) == SweepReport()
+    report = parts.sweeper.sweep(today=due - timedelta(days=1))
+    assert (report.reminders, report.overdue) == (1, 0)
+    [note] = inbox(parts, "government_office_a")
+    assert note.kind == "reminder" and note.decision_id == decision_id
+    assert "报送备案" in note.subject_zh and due.isoformat() in note.subject_en
+    assert "GOV-2018-37 §3(8)" in note.body_en
+    # the clerk cannot file with the authority: no reminder for them
+    assert inbox(parts, "staff_a") == []
+    # idempotent: the same day again, and the next day, send nothing new
+    assert parts.sweeper.sweep(today=due - timedelta(days=1)).reminders == 0
+    assert parts.sweeper.sweep(today=due).reminders == 0
+    assert len(inbox(parts, "government_office_a")) == 1
+
+
+def test_an_overdue_filing_escalates_to_the_supervisors(parts, people, clock):
+    """The day after it fell due, the office hears it is late and the supervisors are told."""
+    decision_id, due = filing_document(parts, people, clock)
+    report = parts.sweeper.sweep(today=due + timedelta(days=1))
+    assert (report.reminders, report.overdue) == (0, 2)
+    [late] = inbox(parts, "government_office_a")
+    assert late.kind == "overdue" and "已逾期" in late.subject_zh
+    [escalated] = inbox(parts, "supervisor_a")
+    assert escalated.kind == "escalation" and escalated.decision_id == decision_id
+    assert parts.sweeper.sweep(today=due + timedelta(days=2)).overdue == 0
+
+
+def test_every_send_is_in_the_audit_chain(parts, people, clock):
+    """The sweep's sends are audited events of the decision, and the chain still verifies."""
+    decision_id, due = filing_document(parts, people, clock)
+    parts.sweeper.sweep(today=due + timedelta(days=1))
+    with parts.readers() as session:
+        [event] = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "send_reminders")
+        ).all()
+    assert (event.decision_id, event.outcome, event.actor_username) == (
+        decision_id,
+        "done",
+        "deadline-sweep",
+    )
+    sent = json.loads(event.detail)["sent"]
+    assert {(s["to"], s["kind"], s["due"]) for s in sent} == {
+        ("government_office_a", "overdue", due.isoformat()),
+        ("supervisor_a", "overdue", due.isoformat()),
+    }
+    result = parts.verify_audit()
+    assert result.ok, str(result)
+
+
+def test_a_filed_document_is_no_longer_reminded(parts, people, clock):
+    """Once filed, the deadline stops running: a later sweep sends nothing."""
+    decision_id, due = filing_document(parts, people, clock)
+    parts.decisions.fire(
+        people[Role.GOVERNMENT_OFFICE],
+        decision_id,
+        "file_with_authority",
+        {"filing_body": "市人民政府", "filed_on": clock.today.isoformat(), "receipt_number": "备-1"},
+    )
+    assert parts.sweeper.sweep(today=due + timedelta(days=1)) == SweepReport()
+
+
+def test_reminders_are_mailed_through_smtp(parts, people, clock, tmp_path):
+    """With SMTP configured, every notification to a user with an address arrives as a mail."""
+    give_emails(parts, people)
+    decision_id, due = filing_document(parts, people, clock)
+    with smtp_sink() as sink:
+        mailing = with_mail(parts, sink.port, clock, tmp_path)
+        try:
+            report = mailing.sweeper.sweep(today=due + timedelta(days=1))
+        finally:
+            mailing.dispose()
+        assert (report.overdue, report.mails_sent, report.mails_failed) == (2, 2, 0)
+        [mail] = sink.to("government_office_a@gov.test")
+        assert "已逾期" in mail["Subject"] and "Overdue" in mail["Subject"]
+        assert f"#{decision_id}" in mail.get_content()
+        assert len(sink.to("supervisor_a@gov.test")) == 1
+
+
+def test_mail_waits_in_the_outbox_while_smtp_is_down(parts, people, clock, tmp_path):
+    """A dead mail server delays the mail, never the inbox; the next round delivers it."""
+    give_emails(parts, people)
+    _, due = filing_document(parts, people, clock)
+    port = free_port()  # nothing listens yet
+    mailing = with_mail(parts, port, clock, tmp_path)
+    try:
+        report = mailing.sweeper.sweep(today=due - timedelta(days=1))
+        assert (report.reminders, report.mails_sent, report.mails_failed) == (1, 0, 1)
+        assert len(inbox(parts, "government_office_a")) == 1
+        with parts.readers() as session:
+            [row] = session.scalars(select(MailOutbox)).all()
+        assert row.sent_at is None and row.attempts == 1 and row.last_error
+        with smtp_sink(port) as sink:
+            again = mailing.sweeper.sweep(today=due - timedelta(days=1))
+            assert (again.reminders, again.mails_sent) == (0, 1)
+            assert len(sink.to("government_office_a@gov.test")) == 1
+    finally:
+        mailing.dispose()
+
+
+def _sweep_in_thread(
+    parts: Parts, day: date, barrier: threading.Barrier, out: list[Any]
+) -> None:
+    try:
+        barrier.wait()
+        out.append(parts.sweeper.sweep(today=day))
+    except Exception as err:  # reported by the test, not lost in the thread
+        out.append(err)
+
+
+def test_two_sweeps_at_once_send_each_reminder_once(parts, people, clock, tmp_path):
+    """Two hosts sweep at the same moment: every reminder is in one inbox once and mailed once."""
+    give_emails(parts, people)
+    dues = [filing_document(parts, people, clock)[1] for _ in range(4)]
+    day = max(dues) + timedelta(days=1)  # all four are late: office and supervisors told
+    with smtp_sink() as sink:
+        hosts = [with_mail(parts, sink.port, clock, tmp_path / f"host{i}") for i in range(2)]
+        barrier = threading.Barrier(2)
+        results: list[Any] = []
+        threads = [
+            threading.Thread(target=_sweep_in_thread, args=(host, day, barrier, results))
+            for host in hosts
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        finally:
+            for host in hosts:
+                host.dispose()
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert sum(r.overdue for r in results) == 8  # 4 decisions × (office + supervisor)
+        assert sum(r.mails_sent for r in results) == 8
+        with parts.readers() as session:
+            notes = session.execute(
+                select(Notification.decision_id, Notification.recipient_id, Notification.kind)
+            ).all()
+            markers = session.scalars(select(ReminderSent)).all()
+        assert len(notes) == 8 and max(Counter(notes).values()) == 1
+        assert len(markers) == 8
+        for address in ("government_office_a@gov.test", "supervisor_a@gov.test"):
+            mails = sink.to(address)
+            assert len(mails) == 4
+            assert len({m["Subject"] for m in mails}) == 4  # one per decision, none twice
+    assert parts.verify_audit().ok
+
+
+def test_the_command_line_lists_and_sweeps(parts, people, clock, monkeypatch):
+    """`decisionflow deadlines list` shows the running deadline; `sweep` sends and says how many."""
+    decision_id, due = filing_document(parts, people, clock)
+    monkeypatch.setenv("DECISIONFLOW_DATABASE_URL", parts.settings.resolved_database_url)
+    monkeypatch.setenv("DECISIONFLOW_INSTANCE_PATH", str(parts.settings.instance_path))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["deadlines", "list", "--today", clock.today.isoformat()])
+    assert listed.exit_code == 0, listed.output
+    assert f"{due} " in listed.output and f"#{decision_id}" in listed.output
+    day = (due + timedelta(days=1)).isoformat()
+    swept = runner.invoke(main, ["deadlines", "sweep", "--today", day])
+    assert swept.exit_code == 0, swept.output
+    assert "overdue 2" in swept.output
+    again = runner.invoke(main, ["deadlines", "sweep", "--today", day])
+    assert "overdue 0" in again.output
+    bad = runner.invoke(main, ["deadlines", "sweep", "--today", "tomorrow"])
+    assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
