@@ -37,6 +37,8 @@ class LiveServer:
     threads: int = 1
     log: Path | None = None
     app: str = APP
+    #: the path answered with 200 once the server is up (the floor app has no sign-in page)
+    ready_path: str = "/login"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -73,9 +75,11 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log}")
+                raise RuntimeError(
+                    f"gunicorn exited with {self.process.returncode}; see {self.log}"
+                )
             try:
-                with urllib.request.urlopen(f"{self.url}/login", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -108,10 +112,17 @@ def gunicorn_server(
     threads: int = 1,
     log: Path | None = None,
     app: str = APP,
+    ready_path: str = "/login",
 ) -> Iterator[LiveServer]:
     """Serve the app configured by `env` (DECISIONFLOW_* variables) until the block ends."""
     server = LiveServer(
-        env=dict(env), port=free_port(), workers=workers, threads=threads, log=log, app=app
+        env=dict(env),
+        port=free_port(),
+        workers=workers,
+        threads=threads,
+        log=log,
+        app=app,
+        ready_path=ready_path,
     )
     server.start()
     try:
