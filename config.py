@@ -12,6 +12,8 @@ PREFIX = "DECISIONFLOW_"
 # A key that is only good for a developer's own machine; the production profile refuses it.
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
 PROFILES = ("development", "test", "production")
+#: a production key shorter than this is guessable offline from one signed cookie
+MIN_SECRET_KEY_LENGTH = 32
 REPO_ROOT = Path(__file__).resolve().parent
 
 
@@ -50,6 +52,19 @@ class Settings:
     smtp_port: int = 25
     #: The sender address of reminder mails.
     smtp_from: str = "decisionflow@localhost"
+    #: How many proxies (load balancers) stand before the app and set X-Forwarded-For/-Proto.
+    #: 0: none, the client's own address is used. Set to the number of trusted hops only.
+    proxy_hops: int = 0
+    #: Failed sign-ins on one username before it is locked for a while.
+    login_max_failures: int = 5
+    #: Failed sign-ins from one client address before that address is locked for a while.
+    login_max_failures_per_address: int = 20
+    #: Minutes a lock lasts; failures older than this are forgotten.
+    login_lockout_minutes: int = 15
+    #: Minutes without a request after which a signed-in session ends.
+    session_idle_minutes: int = 30
+    #: Hours after signing in after which a session ends however active it was.
+    session_max_hours: int = 12
 
     @property
     def resolved_database_url(self) -> str:
@@ -80,12 +95,30 @@ class Settings:
                 f"{PREFIX}SECRET_KEY must be set to a private random value in production "
                 "(生产环境必须设置私有的随机密钥)"
             )
+        if self.profile == "production" and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"{PREFIX}SECRET_KEY is too short for production: use at least "
+                f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+                f"(生产环境密钥至少 {MIN_SECRET_KEY_LENGTH} 个随机字符)"
+            )
         if self.max_attachment_bytes <= 0:
             raise ConfigError(f"{PREFIX}MAX_ATTACHMENT_BYTES must be a positive number of bytes")
         if self.reminder_working_days < 0:
             raise ConfigError(f"{PREFIX}REMINDER_WORKING_DAYS must be 0 or more")
         if not 0 < self.smtp_port < 65536:
             raise ConfigError(f"{PREFIX}SMTP_PORT must be a port number (1-65535)")
+        if self.proxy_hops < 0:
+            raise ConfigError(f"{PREFIX}PROXY_HOPS must be 0 or more")
+        for name in (
+            "login_max_failures",
+            "login_max_failures_per_address",
+            "login_lockout_minutes",
+            "session_idle_minutes",
+            "session_max_hours",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be a positive whole number")
         return self
 
 

@@ -14,10 +14,9 @@ from decisionflow.accounts import Actor, find_department, find_user, hash_passwo
 from decisionflow.calendar import CalendarOverrideError, ChinaLegalCalendar
 from decisionflow.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from decisionflow.models import Department, User, utcnow
+from decisionflow.passwords import problems as password_problems
 from decisionflow.roles import ACCOUNT_ROLES, Permission, has_permission
 from decisionflow.uow import Attempt, Door
-
-MIN_PASSWORD_LENGTH = 10
 
 
 def require_admin(actor: Actor) -> None:
@@ -93,10 +92,11 @@ class AdminService:
                 )
             if role not in {r.value for r in ACCOUNT_ROLES}:
                 errors["role"] = ("没有此角色", "no such role")
-            if len(password) < MIN_PASSWORD_LENGTH:
+            weak = password_problems(password, username=username)
+            if weak:
                 errors["password"] = (
-                    f"至少 {MIN_PASSWORD_LENGTH} 个字符",
-                    f"must have at least {MIN_PASSWORD_LENGTH} characters",
+                    "；".join(zh for zh, _ in weak),
+                    "; ".join(en for _, en in weak),
                 )
             unit = find_department(session, department) if department else None
             if department and unit is None:
@@ -130,8 +130,10 @@ class AdminService:
         role: str | None = None,
         department: str | None = None,
         active: bool | None = None,
+        password: str | None = None,
     ) -> None:
-        """Change an account's role, department or whether it may sign in; audited."""
+        """Change an account's role, department, whether it may sign in, or reset its password."""
+        # The new password is never audited; the log says only that it was reset.
         attempt = Attempt(
             actor,
             "update_user",
@@ -140,6 +142,7 @@ class AdminService:
                 "role": role,
                 "department": department,
                 "active": active,
+                "password_reset": bool(password),
             },
         )
 
@@ -163,9 +166,22 @@ class AdminService:
             unit = find_department(session, department) if department else None
             if department and unit is None:
                 errors["department"] = ("没有此单位", "no such department")
+            if password:
+                weak = password_problems(password, username=user.username)
+                if weak:
+                    errors["password"] = (
+                        "；".join(zh for zh, _ in weak),
+                        "; ".join(en for _, en in weak),
+                    )
             if errors:
-                raise InvalidInput(zh="填写内容有误", en="Invalid input", fields=errors)
+                raise InvalidInput(
+                    zh="填写内容有误：" + "；".join(zh for zh, _ in errors.values()),
+                    en="Invalid input: " + "; ".join(en for _, en in errors.values()),
+                    fields=errors,
+                )
             before = {"role": user.role, "department_id": user.department_id, "active": user.active}
+            if password:
+                user.password_hash = hash_password(password)
             if role is not None:
                 user.role = role
             if department is not None:

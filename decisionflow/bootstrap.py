@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +15,7 @@ from decisionflow.admin import AdminService
 from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.db import is_sqlite, make_engine, make_session_factory
+from decisionflow.login_guard import SignInGuard, ThrottlePolicy
 from decisionflow.followups import FollowUps
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
@@ -23,6 +24,7 @@ from decisionflow.oversight import Oversight
 from decisionflow.participation import PublicParticipation
 from decisionflow.registers import Registers
 from decisionflow.registry import DefinitionRegistry
+from decisionflow.security_events import SecurityEvents
 from decisionflow.service import DecisionService
 from decisionflow.statistics import Statistics
 from decisionflow.sweep import Sweeper
@@ -49,6 +51,8 @@ class Parts:
     follow_ups: FollowUps
     sweeper: Sweeper
     statistics: Statistics
+    sign_in: SignInGuard
+    security_events: SecurityEvents
 
     def upgrade_database(self) -> None:
         """Apply every pending migration."""
@@ -133,4 +137,15 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         participation=PublicParticipation(
             sessions, registry, secret=settings.secret_key, timezone=settings.timezone, clock=clock
         ),
+        sign_in=SignInGuard(
+            sessions,
+            readers,
+            policy=ThrottlePolicy(
+                max_failures=settings.login_max_failures,
+                max_failures_per_address=settings.login_max_failures_per_address,
+                lockout=timedelta(minutes=settings.login_lockout_minutes),
+            ),
+            clock=clock,
+        ),
+        security_events=SecurityEvents(sessions, readers, clock),
     )

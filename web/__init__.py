@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 from decisionflow.bootstrap import Parts, build
@@ -27,6 +29,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=production,
+        # Over HTTPS the cookie gets the __Host- prefix: only this host, only secure, path /.
+        SESSION_COOKIE_NAME="__Host-session" if production else "session",
+        # An idle timeout: the signed cookie carries its time, renewed on each request.
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=production,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
@@ -49,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         errors,
         portal,
         security,
+        security_log,
         supervision,
         templating,
         work,
@@ -60,4 +67,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
+    security_log.init_app(app)
+    if settings.proxy_hops:
+        # Behind a load balancer: trust exactly that many hops of X-Forwarded-For/-Proto, so
+        # the audit log names the client and cookies and redirects know the request was HTTPS.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     return app

@@ -74,6 +74,7 @@ def update_user(username: str) -> str | Response | tuple[str, int]:
             role=form.get("role") or None,
             department=form.get("department") or None,
             active=form.get("active") == "yes",
+            password=form.get("new_password") or None,
         )
     except DecisionFlowError as err:
         with engine().readers() as db:

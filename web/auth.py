@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from math import ceil
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import UserMixin, login_required, login_user, logout_user
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from decisionflow.accounts import Actor, authenticate
+from decisionflow.accounts import Actor
+from decisionflow.errors import InvalidInput
+from decisionflow.login_guard import password_mark
 from decisionflow.models import User
 from web.extensions import login_manager
 from web.i18n import LANGUAGES
-from web.parts import engine
+from web.parts import actor, engine, origin
 
 bp = Blueprint("auth", __name__)
 
@@ -39,7 +43,21 @@ def load_user(user_id: str) -> SignedIn | None:
         user = db.get(User, int(user_id))
         if user is None or not user.active:
             return None
+        # A password changed (by its owner or reset by an administrator) ends every session
+        # signed in with the old one; a session older than the longest allowed ends too.
+        if session.get("pw") != password_mark(user.password_hash) or _expired():
+            session.clear()
+            return None
         return SignedIn(Actor.of(user), user.display_name)
+
+
+def _expired() -> bool:
+    """Whether the session began longer ago than sessions may last, however active."""
+    began = session.get("signed_in_at")
+    limit = timedelta(hours=engine().settings.session_max_hours)
+    if not isinstance(began, (int, float)):
+        return True
+    return datetime.now(UTC) - datetime.fromtimestamp(began, UTC) > limit
 
 
 login_manager.login_view = "auth.login"
@@ -64,32 +82,58 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> tuple[str, int] | Response:
+def login() -> tuple[str, int, dict[str, str]] | Response:
     """Show the sign-in form, or sign the user in."""
     username = request.form.get("username", "").strip()
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        actor, name = None, ""
+        found, name, mark, locked = None, "", "", None
         # No account has such a name; and PostgreSQL would refuse a NUL in the query (a 500).
         if len(username) <= 64 and username.isprintable():
-            with engine().readers() as db:
-                actor = authenticate(db, username, request.form.get("password", ""))
-                user = db.get(User, actor.id) if actor and actor.id else None
-                name = user.display_name if user else ""
-        if actor is None:
-            error = _("Wrong username or password.")
+            outcome = engine().sign_in.sign_in(
+                username,
+                request.form.get("password", ""),
+                address=request.remote_addr or "-",
+                origin=origin(),
+            )
+            found, locked = outcome.actor, outcome.locked_until
+            if found is not None and found.id is not None:
+                with engine().readers() as db:
+                    user = db.get(User, found.id)
+                    name = user.display_name if user else ""
+                    mark = password_mark(user.password_hash) if user else ""
+        if locked is not None:
+            # The same answer whether or not the username exists, and whatever the password.
+            minutes = max(1, ceil((locked - engine().sign_in.clock()).total_seconds() / 60))
+            error, status = (
+                _(
+                    "Too many failed sign-ins. Signing in is locked for %(minutes)s minutes; "
+                    "try again later.",
+                    minutes=minutes,
+                ),
+                429,
+            )
+        elif found is None:
+            error, status = _("Wrong username or password."), 401
         else:
-            session.clear()
-            login_user(SignedIn(actor, name))
+            session.clear()  # a new session for the signed-in user: no fixation
+            session.permanent = True  # expires after session_idle_minutes without a request
+            session["signed_in_at"] = datetime.now(UTC).timestamp()
+            session["pw"] = mark
+            login_user(SignedIn(found, name))
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", username=username, error=error), 401 if error else 200
+    page = render_template("auth/login.html", username=username, error=error)
+    headers = {"Retry-After": "60"} if status == 429 else {}
+    return page, status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
     """Sign the user out."""
+    engine().sign_in.signed_out(actor(), origin=origin())
     logout_user()
+    session.clear()
     flash(_("You have signed out."))
     return redirect(url_for("auth.login"))
 
@@ -100,3 +144,34 @@ def choose_language(code: str) -> Response:
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> tuple[str, int] | Response:
+    """Change one's own password (the current one is asked for)."""
+    errors: dict[str, tuple[str, str]] = {}
+    refusal = None
+    if request.method == "POST":
+        form = request.form
+        try:
+            if form.get("new_password", "") != form.get("confirm_password", ""):
+                raise InvalidInput(
+                    zh="两次输入的新密码不一致",
+                    en="The two new passwords differ",
+                    fields={"confirm_password": ("与新密码不一致", "differs from the new one")},
+                )
+            mark = engine().sign_in.change_password(
+                actor(),
+                current=form.get("current_password", ""),
+                new=form.get("new_password", ""),
+                origin=origin(),
+            )
+        except InvalidInput as err:
+            errors, refusal = err.fields, err
+        else:
+            session["pw"] = mark  # this session goes on; every other one of the account ends
+            flash(_("Your password has been changed."))
+            return redirect(url_for("work.index"))
+    page = render_template("auth/password.html", errors=errors, refusal=refusal, user=current_user)
+    return page, 400 if refusal else 200

@@ -10,16 +10,38 @@ CSP = (
     "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
     "base-uri 'none'; object-src 'none'"
 )
+#: no page needs a camera, a microphone, the user's place or payment, nor may any frame ask
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
+    "bluetooth=(), interest-cohort=()"
+)
+#: a year, subdomains included (ASVS 14.4.5); sent only in production, over HTTPS
+HSTS = "max-age=31536000; includeSubDomains"
+
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    # No other site's window may hold a handle on ours, nor embed what we serve.
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Permitted-Cross-Domain-Policies": "none",
+}
 
 
 def init_app(app: Flask) -> None:
     """Add the headers to every response."""
+    production = app.config.get("SESSION_COOKIE_SECURE", False)
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if production:
+            # Production is served over HTTPS (its cookies are Secure); a browser ignores the
+            # header on plain HTTP anyway (RFC 6797 §8.1).
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

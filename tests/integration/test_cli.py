@@ -148,7 +148,7 @@ def test_users_create_then_duplicate_is_refused(tmp_path):
     assert twice.returncode == 1
     assert "Username 'li.na' is taken" in twice.stderr
     short = run(tmp_path, "users", "create", "wang", "--role", "staff", "--password", "short")
-    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
 
 
 def test_an_uninitialised_database_gets_advice_not_a_traceback(tmp_path):

@@ -93,6 +93,9 @@ ROUTES: tuple[Route, ...] = (
     Route("admin.save_calendar", "POST", "/admin/calendar/save", ADMIN, 400, data={"text": "years: ["}),
     Route("admin.update_user", "POST", "/admin/users/nobody", ADMIN, 404, data={"active": "yes"}),
     Route("auth.choose_language", "POST", "/lang/zh", EVERYONE, 302, public=True, data={"next": "/work"}),
+    # A wrong current password refuses the change (and a refusal changes nothing).
+    Route("auth.change_password", "GET", "/account/password", EVERYONE, 200),
+    Route("auth.change_password", "POST", "/account/password", EVERYONE, 400, data={"current_password": "wrong", "new_password": "x", "confirm_password": "x"}),
     # Last: it ends the session the walk runs in.
     Route("auth.logout", "POST", "/logout", EVERYONE, 302),
 )  # fmt: skip

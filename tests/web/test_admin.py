@@ -47,7 +47,7 @@ def test_an_administrator_creates_an_account_and_a_mistake_keeps_the_form(client
     )
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
-    assert 'value="wang.fang"' in page and "至少 10 个字符" in page
+    assert 'value="wang.fang"' in page and "至少 12 个字符" in page
     made = client.post(
         "/admin/users",
         data={

@@ -7,6 +7,9 @@ Create Date: 2026-11-26 14:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -14,8 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Failed sign-ins per username and per client address, shared by every app server.
+    op.create_table(
+        "sign_in_throttles",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("first_failure_at", sa.DateTime(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_throttles")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("sign_in_throttles")
