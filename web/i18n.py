@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ def compile_catalogs(app: Flask, target: Path) -> None:
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as source:
             catalog = read_po(source)
-        tmp = mo_path.with_suffix(".mo.tmp")
+        # Each gunicorn worker compiles at start, at the same moment: a temporary file of each
+        # process's own, so that no worker moves away the file another is about to rename.
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")
         with tmp.open("wb") as out:
             write_mo(out, catalog)
         tmp.replace(mo_path)
