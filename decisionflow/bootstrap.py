@@ -15,8 +15,8 @@ from decisionflow.admin import AdminService
 from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.db import is_sqlite, make_engine, make_session_factory
-from decisionflow.login_guard import SignInGuard, ThrottlePolicy
 from decisionflow.followups import FollowUps
+from decisionflow.login_guard import SignInGuard, ThrottlePolicy
 from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
 from decisionflow.notifications import Inbox, Mailer, MailSettings, Notifier
@@ -47,10 +47,10 @@ class Parts:
     tokens: ApiTokens
     registers: Registers
     oversight: Oversight
+    statistics: Statistics
     inbox: Inbox
     follow_ups: FollowUps
     sweeper: Sweeper
-    statistics: Statistics
     sign_in: SignInGuard
     security_events: SecurityEvents
 
@@ -62,6 +62,7 @@ class Parts:
         """Count working days by the override file as it now stands (after an administrator saved it)."""
         self.calendar = ChinaLegalCalendar(self.settings.calendar_overrides)
         self.decisions.calendar = self.calendar
+        self.statistics.calendar = self.calendar
         self.sweeper.calendar = self.calendar
 
     def verify_audit(self) -> audit.Verification:
@@ -113,6 +114,13 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         tokens=ApiTokens(sessions, clock),
         registers=Registers(sessions, clock),
         oversight=Oversight(readers, engine),
+        statistics=Statistics(
+            readers,
+            registry,
+            calendar=calendar,
+            timezone=settings.timezone,
+            clock=clock,
+        ),
         inbox=Inbox(sessions, readers, clock),
         follow_ups=FollowUps(sessions, notifier, timezone=settings.timezone, clock=clock),
         sweeper=Sweeper(
@@ -124,14 +132,6 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
             mailer=Mailer(sessions, mail, clock),
             timezone=settings.timezone,
             window=settings.reminder_working_days,
-            clock=clock,
-        ),
-        # the calendar as it stands after an administrator saved new overrides
-        statistics=Statistics(
-            readers,
-            registry,
-            calendar=lambda: decisions.calendar,
-            timezone=settings.timezone,
             clock=clock,
         ),
         participation=PublicParticipation(

@@ -158,10 +158,14 @@ def list_decisions(
     state: str = "",
     category: str = "",
     unit: str = "",
+    ids: Sequence[int] = (),
     cursor: str = "",
     per_page: int = 20,
 ) -> Page:
-    """Decisions the actor may see, newest activity first, filtered, a page from the cursor on."""
+    """Decisions the actor may see, newest activity first, filtered, a page from the cursor on.
+
+    `ids` keeps only those decisions (the ones behind a figure of the statistics).
+    """
     query = (
         select(Decision, Department.code, Department.name_zh, Department.name_en)
         .join(Department, Department.id == Decision.undertaking_unit_id)
@@ -175,6 +179,8 @@ def list_decisions(
         query = query.where(Decision.category == category)
     if unit:
         query = query.where(Department.code == unit)
+    if ids:
+        query = query.where(Decision.id.in_(sorted({i for i in ids if 1 <= i <= MAX_ID})))
     # Counting a few thousand index entries is cheap; the list shows how many there are.
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows, following, before = _keyset(

@@ -12,12 +12,20 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from decisionflow.accounts import Actor
 from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.casebook import Case, Label, Scope, Timed, departures, load_cases, timed_items
 from decisionflow.errors import NotFound
 from decisionflow.models import Department
 from decisionflow.registry import DefinitionRegistry
-from decisionflow.statistics import DISPOSITIONS, OUTCOMES, legality_findings, rate
+from decisionflow.statistics import (
+    DISPOSITIONS,
+    OUTCOMES,
+    Statistics,
+    legality_findings,
+    rate,
+    readable_scope,
+)
 
 MAJOR, NORMATIVE = "major_decision", "normative_document"
 
@@ -350,6 +358,24 @@ def yearly_report(
         for c in cases
     }
     return YearlyReport(year, department, sections, listed, now)
+
+
+def yearly_for(
+    actor: Actor, statistics: Statistics, year: int, *, department: str = ""
+) -> YearlyReport:
+    """The year's report for a reader: every department, or only the reader's own (a clerk's);
+    NotPermitted for a role that may read no statistics."""
+    scope = readable_scope(actor, Scope(department=department))
+    with statistics.readers() as session:
+        return yearly_report(
+            session,
+            statistics.registry,
+            year,
+            department=scope.department,
+            calendar=statistics.calendar,
+            timezone=statistics.timezone,
+            now=statistics.clock(),
+        )
 
 
 # -- printing it without the web: a small template of its own ---------------------------------

@@ -359,7 +359,7 @@ class Statistics:
         readers: sessionmaker[Session],
         registry: DefinitionRegistry,
         *,
-        calendar: Callable[[], ChinaLegalCalendar],
+        calendar: ChinaLegalCalendar,
         timezone: str,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -381,7 +381,7 @@ class Statistics:
 
     def deadlines(self, cases: list[Case]) -> list[Timed]:
         """Every deadline the decisions ran into."""
-        calendar, today = self.calendar(), self.today()
+        calendar, today = self.calendar, self.today()
         return [
             i
             for c in cases
@@ -397,7 +397,7 @@ class Statistics:
         return scope, [
             stages(cases, scope),
             on_time(in_period, by_id),
-            durations(cases, scope, calendar=self.calendar(), timezone=self.timezone),
+            durations(cases, scope, calendar=self.calendar, timezone=self.timezone),
             comments(cases, scope, timezone=self.timezone),
             legality(cases, scope),
             meetings(cases, scope),

@@ -56,12 +56,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         portal,
         security,
         security_log,
+        statistics,
         supervision,
         templating,
         work,
     )
 
-    for module in (auth, work, decisions, supervision, portal, admin, api):
+    for module in (auth, work, decisions, supervision, statistics, portal, admin, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: CSRF cannot reach it
     errors.init_app(app)

@@ -45,8 +45,13 @@ def _int_arg(name: str, default: int) -> int:
 def index() -> str:
     """List the decisions the user may see, with search, filters and pages."""
     filters = {
-        key: request.args.get(key, "").strip() for key in ("text", "state", "category", "unit")
+        key: request.args.get(key, "").strip()
+        for key in ("text", "state", "category", "unit", "ids")
     }
+    # "ids": the decisions behind a figure of the statistics, comma-separated (at most 1000)
+    ids = [int(i) for i in filters["ids"].split(",")[:1000] if i.strip().isdigit()]
+    if not ids:
+        del filters["ids"]
     with engine().readers() as db:
         page = queries.list_decisions(
             db,
@@ -55,6 +60,7 @@ def index() -> str:
             state=filters["state"],
             category=filters["category"],
             unit=filters["unit"],
+            ids=ids,
             cursor=request.args.get("cursor", ""),
         )
         units = queries.departments(db)
