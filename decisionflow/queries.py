@@ -234,22 +234,60 @@ def timeline(session: Session, decision_id: int) -> list[TimelineEntry]:
         .where(AuditEvent.decision_id == decision_id)
         .order_by(AuditEvent.seq)
     ).all()
-    return [
-        TimelineEntry(
-            e.seq,
-            e.occurred_at,
-            e.actor_username,
-            name or e.actor_username,
-            e.actor_role,
-            e.action,
-            e.outcome,
-            e.state_before,
-            e.state_after,
-            e.detail,
-            e.hash,
+    return [_entry(e, name) for e, name in rows]
+
+
+#: timeline entries a decision page shows at once; earlier ones are a link away
+TIMELINE_PAGE = 30
+
+
+def _entry(e: AuditEvent, name: str | None) -> TimelineEntry:
+    return TimelineEntry(
+        e.seq,
+        e.occurred_at,
+        e.actor_username,
+        name or e.actor_username,
+        e.actor_role,
+        e.action,
+        e.outcome,
+        e.state_before,
+        e.state_after,
+        e.detail,
+        e.hash,
+    )
+
+
+def timeline_page(
+    session: Session, decision_id: int, *, cursor: str = "", per_page: int = TIMELINE_PAGE
+) -> Page:
+    """A page of a decision's audit events, the newest first unless the cursor says otherwise;
+    the items oldest first, as a timeline reads."""
+    query = (
+        select(AuditEvent, User.display_name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.decision_id == decision_id)
+    )
+    rows, following, before = _keyset(
+        session,
+        query,
+        columns=(AuditEvent.seq,),
+        key_of=lambda row: (row[0].seq,),
+        cursor=cursor,
+        per_page=per_page,
+    )
+    entries = [_entry(e, name) for e, name in reversed(rows)]
+    return Page(entries, max(1, min(per_page, MAX_PAGE_SIZE)), None, following, before)
+
+
+def visited_states(session: Session, decision_id: int) -> set[str]:
+    """The states a decision has moved out of (or acted in), from its done audit events."""
+    return set(
+        session.scalars(
+            select(AuditEvent.state_before)
+            .where(AuditEvent.decision_id == decision_id, AuditEvent.outcome == "done")
+            .distinct()
         )
-        for e, name in rows
-    ]
+    )
 
 
 def drafts(session: Session, decision_id: int) -> list[DraftVersion]:

@@ -171,12 +171,13 @@ def _page(decision_id: int, **form_state: Any) -> str:
     forms = _forms(decision_id)
     view, definition = forms.view, forms.definition
     with engine().readers() as db:
-        events = queries.timeline(db, decision_id)
+        # The newest events only: a decision's history grows, its page should not.
+        events = queries.timeline_page(db, decision_id, cursor=request.args.get("events", ""))
+        visited = queries.visited_states(db, decision_id)
         draft_versions = queries.drafts(db, decision_id)
         files = queries.attachments(db, decision_id)
         records = queries.records(db, decision_id)
     branch_states = {b.name: b.state for b in view.branches}
-    visited = {e.state_before for e in events if e.outcome == "done"}
     return render_template(
         "decisions/show.html",
         decision=view,
@@ -185,7 +186,8 @@ def _page(decision_id: int, **form_state: Any) -> str:
         record_slots=forms.record_slots,
         offered_forms=forms.ids,
         boxes=diagram(definition, view.state, branch_states, visited),
-        events=events,
+        events=events.items,
+        events_page=events,
         drafts=draft_versions,
         files=files,
         records=records,
