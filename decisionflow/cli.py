@@ -356,6 +356,78 @@ def report_yearly(year: int, department: str, output: Path | None, lang: str) ->
     click.echo(f"已写入 / written: {output}")
 
 
+@main.command("backup")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@friendly
+def backup_command(file: Path) -> None:
+    """Back up the SQLite database and its attachment files into FILE (.tar or .tar.gz).
+
+    Safe while the application runs: the database is copied as one consistent snapshot.
+    PostgreSQL: use pg_dump (see the README).
+    """
+    from decisionflow.backup import BackupError, make_backup
+
+    settings = load_settings()
+    try:
+        summary = make_backup(
+            settings.resolved_database_url, settings.resolved_attachments_path, file
+        )
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(
+        f"备份已写入 / backup written: {summary.path}\n"
+        f"  {summary.decisions} decisions, {summary.audit_events} audit events "
+        f"(head {summary.audit_head[:16]}…, chain verified), {summary.attachments} attachment files, "
+        f"schema {summary.schema_revision}"
+    )
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Replace an existing database (kept beside it).")
+@click.option("--check", "check_only", is_flag=True, help="Only check the backup; change nothing.")
+@friendly
+def restore_command(file: Path, force: bool, check_only: bool) -> None:
+    """Restore a backup made by `decisionflow backup`, after checking its audit chain.
+
+    Stop every application server first. The database is swapped in atomically; the one it
+    replaces is kept as <name>.replaced-<time>; attachment files are added to the folder.
+    """
+    from decisionflow.backup import BackupError, check_backup, restore_backup
+    from decisionflow.security_events import SecurityEvents, audit_actor
+
+    settings = load_settings()
+    try:
+        if check_only:
+            summary = check_backup(file)
+            click.echo(
+                f"备份完好 / the backup is sound: {summary.decisions} decisions, "
+                f"{summary.audit_events} audit events, chain verified"
+            )
+            return
+        summary, kept = restore_backup(
+            file, settings.resolved_database_url, settings.resolved_attachments_path, force=force
+        )
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
+    with engine_parts() as parts:
+        # The restored chain goes on with a record of the restore itself.
+        SecurityEvents(parts.sessions, parts.readers).record(
+            audit_actor(SYSTEM),
+            "restore_backup",
+            origin="cli",
+            detail={"backup_created_at": summary.created_at, "backup_head": summary.audit_head},
+        )
+    if kept is not None:
+        click.echo(f"原数据库已保留 / the replaced database is kept as {kept}")
+    click.echo(
+        f"已恢复 / restored: {summary.decisions} decisions, {summary.audit_events} audit events "
+        f"(chain verified), {summary.attachments} attachment files, from {summary.created_at}.\n"
+        "如代码版本较新，请运行 decisionflow db upgrade / if this code is newer than the backup, "
+        "run `decisionflow db upgrade`."
+    )
+
+
 def _load_plugins() -> None:
     """Add the commands other packages register (the web front end adds `serve`)."""
     # An entry-point group keeps the engine free of any import of the web layer.
