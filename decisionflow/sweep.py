@@ -72,6 +72,17 @@ class SweepReport:
     audited: list[int] = field(default_factory=list)
 
 
+def notice_kind(due: date, today: date, *, calendar: DueWorkingDays, window: int) -> str | None:
+    """overdue after the due date; reminder once no more than `window` working days remain."""
+    if today > due:
+        return "overdue"
+    # Working days, not calendar days: three working days' notice before a deadline that
+    # falls after a holiday week reaches people before they leave for it.
+    if calendar.working_days_between(today, due) <= window:
+        return "reminder"
+    return None
+
+
 class _NothingNew(Exception):
     """Another sweep sent everything first: roll back, audit nothing."""
 
@@ -143,12 +154,7 @@ class Sweeper:
         )
 
     def _kind(self, due: date, today: date) -> str | None:
-        """overdue after the due date; reminder within the window of working days before it."""
-        if today > due:
-            return "overdue"
-        if self.calendar.working_days_between(today, due) <= self.window:
-            return "reminder"
-        return None
+        return notice_kind(due, today, calendar=self.calendar, window=self.window)
 
     def _plan(self, session: Session, decision: Decision, today: date) -> list[Notice]:
         """Every notice due on the decision today, sent or not."""

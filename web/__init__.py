@@ -53,6 +53,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         decisions,
         errors,
+        followups,
+        inbox,
         portal,
         security,
         security_log,
@@ -62,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         work,
     )
 
+    for module in (inbox, followups):
+        app.register_blueprint(module.bp)
     for module in (auth, work, decisions, supervision, statistics, portal, admin, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: CSRF cannot reach it

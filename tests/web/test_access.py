@@ -96,6 +96,16 @@ ROUTES: tuple[Route, ...] = (
     # A wrong current password refuses the change (and a refusal changes nothing).
     Route("auth.change_password", "GET", "/account/password", EVERYONE, 200),
     Route("auth.change_password", "POST", "/account/password", EVERYONE, 400, data={"current_password": "wrong", "new_password": "x", "confirm_password": "x"}),
+    Route("inbox.index", "GET", "/inbox/", EVERYONE, 200),
+    Route("inbox.mark_read", "POST", "/inbox/999999/read", EVERYONE, 404),
+    Route("inbox.mark_all_read", "POST", "/inbox/read-all", EVERYONE, 302),
+    Route("followups.index", "GET", "/supervision/follow-ups/", frozenset({Role.SUPERVISOR, Role.STAFF, Role.EXECUTOR}), 200),
+    Route("followups.new", "GET", "/supervision/follow-ups/new/{d}", frozenset({Role.SUPERVISOR}), 200, shows_title=True),
+    # refused for want of instructions and a date: nothing is opened
+    Route("followups.new", "POST", "/supervision/follow-ups/new/{d}", frozenset({Role.SUPERVISOR}), 400, shows_title=True),
+    Route("followups.show", "GET", "/supervision/follow-ups/999999", frozenset({Role.SUPERVISOR, Role.STAFF, Role.EXECUTOR}), 404),
+    Route("followups.answer", "POST", "/supervision/follow-ups/999999/answer", frozenset({Role.STAFF, Role.EXECUTOR}), 404, data={"answer": "x"}),
+    Route("followups.close", "POST", "/supervision/follow-ups/999999/close", frozenset({Role.SUPERVISOR}), 404),
     # Last: it ends the session the walk runs in.
     Route("auth.logout", "POST", "/logout", EVERYONE, 302),
 )  # fmt: skip

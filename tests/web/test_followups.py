@@ -1,0 +1,123 @@
+"""Follow-up pages: a supervisor opens one from the decision page, the unit answers, the supervisor closes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from decisionflow.roles import Role
+from tests.web.conftest import csrf_token
+
+
+def new_decision(web_parts, web_people) -> int:
+    """A decision of department A."""
+    return web_parts.decisions.create_decision(
+        web_people[Role.STAFF],
+        title="公共停车场建设",
+        category="public_policy",
+        undertaking_unit="housing",
+    ).id
+
+
+def test_supervisor_opens_unit_answers_supervisor_closes(
+    client, auth, web_parts, web_people, clock
+):
+    """The whole follow-up through the pages, each step shown to the next person."""
+    decision_id = new_decision(web_parts, web_people)
+    auth.login(Role.SUPERVISOR)
+    page = client.get(f"/decisions/{decision_id}").get_data(as_text=True)
+    assert f'href="/supervision/follow-ups/new/{decision_id}"' in page
+    token = csrf_token(client, f"/supervision/follow-ups/new/{decision_id}")
+    due = (clock.today + timedelta(days=5)).isoformat()
+    opened = client.post(
+        f"/supervision/follow-ups/new/{decision_id}",
+        data={"csrf_token": token, "instructions": "说明选址论证情况", "due": due},
+    )
+    assert opened.status_code == 302
+    follow_up_path = opened.headers["Location"]
+    assert re.fullmatch(r"/supervision/follow-ups/\d+", follow_up_path)
+    auth.logout()
+
+    auth.login(Role.STAFF)
+    listed = client.get("/supervision/follow-ups/").get_data(as_text=True)
+    assert "公共停车场建设" in listed and due in listed
+    token = csrf_token(client, follow_up_path)
+    answered = client.post(
+        f"{follow_up_path}/answer",
+        data={"csrf_token": token, "answer": "已完成三处备选地块比选"},
+        follow_redirects=True,
+    )
+    assert answered.status_code == 200
+    assert "已完成三处备选地块比选" in answered.get_data(as_text=True)
+    assert 'id="close-follow-up"' not in answered.get_data(as_text=True)  # units never close
+    auth.logout()
+
+    auth.login(Role.SUPERVISOR)
+    token = csrf_token(client, follow_up_path)
+    closed = client.post(
+        f"{follow_up_path}/close",
+        data={"csrf_token": token, "note": "办结"},
+        follow_redirects=True,
+    )
+    text = closed.get_data(as_text=True)
+    assert closed.status_code == 200 and "已办结" in text
+    decision_page = client.get(f"/decisions/{decision_id}").get_data(as_text=True)
+    assert follow_up_path in decision_page
+
+
+def test_a_faulty_form_keeps_what_was_typed(client, auth, web_parts, web_people, clock):
+    """A date in the past is named beside its field; the instructions typed stay."""
+    decision_id = new_decision(web_parts, web_people)
+    auth.login(Role.SUPERVISOR)
+    token = csrf_token(client, f"/supervision/follow-ups/new/{decision_id}")
+    yesterday = (clock.today - timedelta(days=1)).isoformat()
+    response = client.post(
+        f"/supervision/follow-ups/new/{decision_id}",
+        data={"csrf_token": token, "instructions": "说明资金来源", "due": yesterday},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "不能早于今天" in page
+    assert "说明资金来源</textarea>" in page and f'value="{yesterday}"' in page
+
+
+def test_only_supervisors_reach_the_opening_form(client, auth, web_parts, web_people):
+    """A clerk sees no link and is refused the form."""
+    decision_id = new_decision(web_parts, web_people)
+    auth.login(Role.STAFF)
+    page = client.get(f"/decisions/{decision_id}").get_data(as_text=True)
+    assert "/supervision/follow-ups/new/" not in page
+    assert client.get(f"/supervision/follow-ups/new/{decision_id}").status_code == 403
+
+
+def test_another_unit_is_refused_the_answer_with_the_reason(
+    client, auth, web_parts, web_people, clock
+):
+    """Department B's clerk cannot open or answer department A's follow-up."""
+    decision_id = new_decision(web_parts, web_people)
+    follow_up_id = web_parts.follow_ups.open(
+        web_people[Role.SUPERVISOR], decision_id, instructions="x", due=clock.today.isoformat()
+    )
+    auth.login("staff_b")
+    assert client.get(f"/supervision/follow-ups/{follow_up_id}").status_code == 403
+    token = csrf_token(client, "/inbox/")
+    refused = client.post(
+        f"/supervision/follow-ups/{follow_up_id}/answer", data={"csrf_token": token, "answer": "y"}
+    )
+    assert refused.status_code == 403
+    assert web_parts.follow_ups.get(web_people[Role.SUPERVISOR], follow_up_id).status == "open"
+
+
+def test_overdue_follow_ups_are_highlighted_in_the_supervisors_list(
+    client, auth, web_parts, web_people, clock
+):
+    """A follow-up past its date is marked overdue, listed first."""
+    decision_id = new_decision(web_parts, web_people)
+    web_parts.follow_ups.open(
+        web_people[Role.SUPERVISOR], decision_id, instructions="x", due=clock.today.isoformat()
+    )
+    clock.advance(days=3)
+    auth.login(Role.SUPERVISOR)
+    page = client.get("/supervision/follow-ups/").get_data(as_text=True)
+    assert re.search(r'<tr class="overdue" id="follow-up-\d+">', page)
+    assert "已逾期" in page
