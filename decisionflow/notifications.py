@@ -191,12 +191,16 @@ class Mailer:
                 tried.append(row.id)
                 try:
                     self._send(row)
-                except (OSError, smtplib.SMTPException) as err:
+                # (UnicodeError, ValueError: an address or header the relay cannot take)
+                except (OSError, smtplib.SMTPException, UnicodeError, ValueError) as err:
                     row.attempts += 1
                     row.last_error = f"{type(err).__name__}: {err}"[:500]
                     failed += 1
-                    if not isinstance(err, smtplib.SMTPRecipientsRefused):
-                        break  # the relay is down or refusing us: try again next round
+                    if isinstance(
+                        err, (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)
+                    ):
+                        break  # the relay is down: try again next round
+                    # else this one mail is at fault (an address refused): go on with the rest
                 else:
                     row.attempts += 1
                     row.sent_at = self.clock()

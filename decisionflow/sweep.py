@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from decisionflow.accounts import Actor
 from decisionflow.deadlines import DueCalendar, DueItem, due_items
 from decisionflow.definitions import Definition
+from decisionflow.errors import Conflict
 from decisionflow.facts import facts_of
 from decisionflow.followups import UNIT_ROLES
 from decisionflow.models import Decision, FollowUp, ReminderSent, User, utcnow
@@ -256,7 +257,8 @@ class Sweeper:
             report.decisions_checked += 1
             try:
                 self._deliver(decision_id, today, report)
-            except _Busy:
+            except (_Busy, Conflict):
+                # held by another sweep or a person acting on it: whoever runs next sends it
                 report.skipped_busy += 1
             except _NothingNew:
                 pass

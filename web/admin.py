@@ -87,6 +87,28 @@ def update_user(username: str) -> str | Response | tuple[str, int]:
     return redirect(url_for("admin.users"))
 
 
+@bp.post("/users/<username>/email")
+def set_email(username: str) -> str | Response | tuple[str, int]:
+    """Set the address an account's reminders are mailed to (empty: the inbox alone)."""
+    typed = request.form.get("email", "")
+    try:
+        engine().admin.set_email(actor(), username=username, email=typed)
+    except DecisionFlowError as err:
+        with engine().readers() as db:
+            accounts = list(db.scalars(select(User).order_by(User.username)))
+            units = queries.departments(db)
+        return _refused(
+            "admin/users.html",
+            err,
+            accounts=accounts,
+            units=units,
+            roles=ACCOUNT_ROLES,
+            typed_email={username: typed},
+        )
+    flash(_("Email address saved."))
+    return redirect(url_for("admin.users"))
+
+
 @bp.route("/departments", methods=["GET", "POST"])
 def departments() -> str | Response | tuple[str, int]:
     """List the departments and add one."""

@@ -38,7 +38,18 @@ def helpers() -> dict[str, Any]:
             return []
         return engine().follow_ups.listing(current_user.actor, decision_id=decision_id)
 
-    return {"followup_status": followup_status, "follow_ups_of": follow_ups_of}
+    def follow_ups_to_answer() -> list[FollowUpView]:
+        """The open follow-ups the signed-in unit must answer (for "My work")."""
+        me = current_user.actor if current_user.is_authenticated else None
+        if me is None or not has_permission(me.role, Permission.FOLLOWUP_ANSWER):
+            return []
+        return engine().follow_ups.listing(me, status="open")
+
+    return {
+        "followup_status": followup_status,
+        "follow_ups_of": follow_ups_of,
+        "follow_ups_to_answer": follow_ups_to_answer,
+    }
 
 
 def _may_see_list() -> bool:

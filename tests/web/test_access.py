@@ -96,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
     # A wrong current password refuses the change (and a refusal changes nothing).
     Route("auth.change_password", "GET", "/account/password", EVERYONE, 200),
     Route("auth.change_password", "POST", "/account/password", EVERYONE, 400, data={"current_password": "wrong", "new_password": "x", "confirm_password": "x"}),
+    Route("admin.set_email", "POST", "/admin/users/nobody/email", ADMIN, 404, data={"email": "a@b.cn"}),
     Route("inbox.index", "GET", "/inbox/", EVERYONE, 200),
     Route("inbox.mark_read", "POST", "/inbox/999999/read", EVERYONE, 404),
     Route("inbox.mark_all_read", "POST", "/inbox/read-all", EVERYONE, 302),

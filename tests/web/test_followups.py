@@ -41,6 +41,8 @@ def test_supervisor_opens_unit_answers_supervisor_closes(
     auth.login(Role.STAFF)
     listed = client.get("/supervision/follow-ups/").get_data(as_text=True)
     assert "公共停车场建设" in listed and due in listed
+    work = client.get("/work").get_data(as_text=True)
+    assert "待答复的督办" in work and f'href="{follow_up_path}"' in work
     token = csrf_token(client, follow_up_path)
     answered = client.post(
         f"{follow_up_path}/answer",

@@ -85,3 +85,25 @@ def test_the_inbox_needs_signing_in(client):
     """Anonymous visitors are sent to sign in."""
     response = client.get("/inbox/")
     assert response.status_code in (302, 401)
+
+
+def test_an_administrator_sets_the_address_reminders_go_to(client, auth, web_parts, web_people):
+    """A faulty address is refused beside the row with what was typed kept; a good one is saved."""
+    auth.login(Role.ADMIN)
+    token = csrf_token(client, "/admin/users")
+    refused = client.post(
+        "/admin/users/staff_a/email", data={"csrf_token": token, "email": "zhang at housing"}
+    )
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "电子邮箱地址有误" in page and 'value="zhang at housing"' in page
+    saved = client.post(
+        "/admin/users/staff_a/email",
+        data={"csrf_token": token, "email": "zhang@housing.gov.cn"},
+        follow_redirects=True,
+    )
+    assert saved.status_code == 200 and 'value="zhang@housing.gov.cn"' in saved.get_data(
+        as_text=True
+    )
+    events = web_parts.oversight.events(web_people[Role.SUPERVISOR], action="set_user_email")
+    assert [e.outcome for e in events.items] == ["done", "invalid_input"]
