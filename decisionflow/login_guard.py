@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -191,8 +191,11 @@ class SignInGuard:
             )  # fmt: skip
 
     def signed_out(self, actor: Actor, *, origin: str) -> None:
-        """Record that the actor signed out."""
+        """End every session of the actor's account (on every server), and record it."""
         with self.sessions() as session, session.begin():
+            session.execute(
+                update(User).where(User.id == actor.id).values(session_epoch=User.session_epoch + 1)
+            )
             events.append(
                 session, who=events.audit_actor(actor), action=events.SIGN_OUT, outcome="done",
                 now=self.clock(), origin=origin,

@@ -115,6 +115,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: where reminders are mailed, if SMTP is configured; none: the in-app inbox alone
     email: Mapped[str | None] = mapped_column(String(254))
+    #: raised when the account signs out: every session signed in before then ends with it
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     department: Mapped[Department | None] = relationship(lazy="joined")
 

@@ -45,7 +45,11 @@ def load_user(user_id: str) -> SignedIn | None:
             return None
         # A password changed (by its owner or reset by an administrator) ends every session
         # signed in with the old one; a session older than the longest allowed ends too.
-        if session.get("pw") != password_mark(user.password_hash) or _expired():
+        if (
+            session.get("pw") != password_mark(user.password_hash)
+            or session.get("epoch") != user.session_epoch
+            or _expired()
+        ):
             session.clear()
             return None
         return SignedIn(Actor.of(user), user.display_name)
@@ -87,7 +91,7 @@ def login() -> tuple[str, int, dict[str, str]] | Response:
     username = request.form.get("username", "").strip()
     error, status = None, 200
     if request.method == "POST":
-        found, name, mark, locked = None, "", "", None
+        found, name, mark, epoch, locked = None, "", "", 0, None
         # No account has such a name; and PostgreSQL would refuse a NUL in the query (a 500).
         if len(username) <= 64 and username.isprintable():
             outcome = engine().sign_in.sign_in(
@@ -102,6 +106,7 @@ def login() -> tuple[str, int, dict[str, str]] | Response:
                     user = db.get(User, found.id)
                     name = user.display_name if user else ""
                     mark = password_mark(user.password_hash) if user else ""
+                    epoch = user.session_epoch if user else 0
         if locked is not None:
             # The same answer whether or not the username exists, and whatever the password.
             minutes = max(1, ceil((locked - engine().sign_in.clock()).total_seconds() / 60))
@@ -120,6 +125,7 @@ def login() -> tuple[str, int, dict[str, str]] | Response:
             session.permanent = True  # expires after session_idle_minutes without a request
             session["signed_in_at"] = datetime.now(UTC).timestamp()
             session["pw"] = mark
+            session["epoch"] = epoch
             login_user(SignedIn(found, name))
             return redirect(_safe_next(request.args.get("next")))
     page = render_template("auth/login.html", username=username, error=error)

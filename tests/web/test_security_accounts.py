@@ -352,3 +352,19 @@ def test_behind_a_proxy_clients_are_throttled_apart(web_parts: Parts, web_people
     assert sign_in(client, "staff_a", headers=guesser).status_code == 429
     honest = {"X-Forwarded-For": "198.51.100.10"}
     assert sign_in(client, "staff_a", headers=honest).status_code == 302
+
+
+def test_signing_out_ends_a_copied_session_cookie_too(
+    app: Flask, client: FlaskClient, auth: Auth
+) -> None:
+    """A session cookie copied before sign-out (stolen, or a second browser) stops working."""
+    auth.login(Role.STAFF)
+    stolen = client.get_cookie("session")
+    assert stolen is not None
+    thief = app.test_client()
+    thief.set_cookie("session", stolen.value)
+    assert thief.get("/work").status_code == 200
+    auth.logout()
+    assert thief.get("/work").status_code == 302
+    auth.login(Role.STAFF)  # signing in again works as ever
+    assert client.get("/work").status_code == 200

@@ -26,7 +26,14 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_throttles")),
     )
+    # Signing out ends every session of the account, on every server: sessions carry the epoch.
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("session_epoch", sa.Integer(), server_default="0", nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("session_epoch")
     op.drop_table("sign_in_throttles")
