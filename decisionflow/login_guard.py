@@ -210,10 +210,19 @@ class SignInGuard:
         """
         now = self.clock()
         refusal: InvalidInput | None = None
+        guessed = False
         with self.readers() as session:
             user = session.get(User, actor.id) if actor.id is not None else None
             stored = user.password_hash if user is not None else ""
-        if user is None or not check_password(stored, current):
+        # A session left open is no licence to guess the password: the sign-in lock holds here.
+        if self.locked_until(actor.username, "-") is not None:
+            refusal = InvalidInput(
+                zh="登录失败次数过多，暂时不能修改密码，请稍后再试",
+                en="Too many failed attempts; the password cannot be changed for a while",
+                fields={"current_password": ("暂时锁定", "locked for a while")},
+            )
+        elif user is None or not check_password(stored, current):
+            guessed = True
             refusal = InvalidInput(
                 zh="当前密码不正确",
                 en="The current password is wrong",
@@ -233,6 +242,10 @@ class SignInGuard:
         if refusal is not None:
             # Which rule refused is kept; the passwords themselves never are.
             with self.sessions() as session, session.begin():
+                if guessed:  # counted as a failed sign-in of the account
+                    row = self._counted(session, account_key(actor.username), now)
+                    if row.failures >= self.policy.max_failures and row.locked_until is None:
+                        row.locked_until = now + self.policy.lockout
                 events.append(
                     session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
                     outcome=refusal.code, now=now, origin=origin,

@@ -20,6 +20,7 @@ from tests.conftest import PASSWORD, Clock, People
 
 HOME = "10.1.1.1"
 WRONG = "not the password at all"
+NEW = "quiet river under old bridges"
 
 
 def attempt(parts: Parts, username: str, password: str, address: str = HOME) -> SignInOutcome:
@@ -179,3 +180,19 @@ def test_a_user_changes_their_password_knowing_the_current_one(
     ]
     assert all(new not in e.detail for e in security_log(parts))
     assert parts.verify_audit().ok
+
+
+def test_guessing_the_current_password_locks_the_account_too(
+    parts: Parts, people: People, clock: Clock
+) -> None:
+    """Someone at an unattended session cannot guess the password on the change form."""
+    staff = people[Role.STAFF]
+    for _ in range(5):
+        with pytest.raises(InvalidInput, match="current password is wrong"):
+            parts.sign_in.change_password(staff, current=WRONG, new=NEW, origin="web test")
+    with pytest.raises(InvalidInput, match="cannot be changed for a while"):
+        parts.sign_in.change_password(staff, current=PASSWORD, new=NEW, origin="web test")
+    assert attempt(parts, "staff_a", PASSWORD).locked_until is not None
+    clock.advance(minutes=16)
+    parts.sign_in.change_password(staff, current=PASSWORD, new=NEW, origin="web test")
+    assert attempt(parts, "staff_a", NEW).actor == staff
