@@ -199,8 +199,12 @@ def test_two_sweeps_at_once_send_each_reminder_once(parts, people, clock, tmp_pa
                 select(Notification.decision_id, Notification.recipient_id, Notification.kind)
             ).all()
             markers = session.scalars(select(ReminderSent)).all()
+            audited = session.scalars(
+                select(AuditEvent.decision_id).where(AuditEvent.action == "send_reminders")
+            ).all()
         assert len(notes) == 8 and max(Counter(notes).values()) == 1
         assert len(markers) == 8
+        assert sorted(audited) == sorted(set(audited)) and len(audited) == 4  # one per decision
         for address in ("government_office_a@gov.test", "supervisor_a@gov.test"):
             mails = sink.to(address)
             assert len(mails) == 4
