@@ -138,6 +138,18 @@ class Sweeper:
                 ]
         return sorted(found, key=lambda pair: (pair[1].due, pair[0].id))
 
+    def due_for(self, decision_id: int, *, today: date | None = None) -> list[DueItem]:
+        """The deadlines running on one decision (for its page; the caller checked who may see it)."""
+        today = today or self.today()
+        with self.readers() as session:
+            decision = session.get(Decision, decision_id)
+            if decision is None:
+                return []
+            definition = self._definition(session, decision)
+            if definition.state(decision.state).final:
+                return []
+            return self._items(session, decision, definition, today)
+
     def _definition(self, session: Session, decision: Decision) -> Definition:
         return self.registry.get(
             decision.procedure, decision.definition_version, session, overlay=decision.overlay

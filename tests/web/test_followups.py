@@ -123,3 +123,21 @@ def test_overdue_follow_ups_are_highlighted_in_the_supervisors_list(
     page = client.get("/supervision/follow-ups/").get_data(as_text=True)
     assert re.search(r'<tr class="overdue" id="follow-up-\d+">', page)
     assert "已逾期" in page
+
+
+def test_the_decision_page_shows_a_running_deadline_and_when_it_is_late(
+    client, auth, web_parts, web_people, clock
+):
+    """A published normative document shows its filing deadline, marked overdue after it."""
+    from tests.integration.test_normative_document import drive, new_document
+
+    document = new_document(web_parts, web_people)
+    drive(web_parts, web_people, clock, document.id, before="file_with_authority")
+    due = (clock.today + timedelta(days=15)).isoformat()
+    auth.login(Role.SUPERVISOR)
+    page = client.get(f"/decisions/{document.id}").get_data(as_text=True)
+    assert f"{due} 到期" in page and "GOV-2018-37 §3(8)" in page
+    assert '<li class="overdue">' not in page
+    clock.advance(days=16)
+    late = client.get(f"/decisions/{document.id}").get_data(as_text=True)
+    assert '<li class="overdue">报送备案' in late
