@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import Select, and_, exists, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from decisionflow.accounts import Actor
@@ -112,8 +112,9 @@ def _keyset(
     cursor: str,
     per_page: int,
     scalars: bool = False,
+    descending: bool = True,
 ) -> tuple[list[Any], str | None, str | None]:
-    """One page in descending (columns) order after/before the cursor, and its neighbours' cursors.
+    """One page in (columns) order after/before the cursor, and its neighbours' cursors.
 
     Keyset pagination: the page starts where the index says the cursor's key lies, so the
     thousandth page costs what the first does (an OFFSET reads and drops every row before).
@@ -121,15 +122,20 @@ def _keyset(
     per_page = max(1, min(per_page, MAX_PAGE_SIZE))
     found = _uncursor(cursor, [_kind(c) for c in columns]) if cursor else None
     row_key = tuple_(*columns)
+    forward = [c.desc() if descending else c.asc() for c in columns]
+    backward = [c.asc() if descending else c.desc() for c in columns]
     if found is None:
-        direction, ordered = "a", query.order_by(*(c.desc() for c in columns))
+        direction, ordered = "a", query.order_by(*forward)
     else:
         direction, key = found
         bound = tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, key, strict=True)))
+        beyond, before_it = (row_key < bound, row_key > bound)
+        if not descending:
+            beyond, before_it = before_it, beyond
         if direction == "a":
-            ordered = query.where(row_key < bound).order_by(*(c.desc() for c in columns))
-        else:  # read towards newer rows, then show them newest first
-            ordered = query.where(row_key > bound).order_by(*(c.asc() for c in columns))
+            ordered = query.where(beyond).order_by(*forward)
+        else:  # read back towards the first page, then show the rows in page order
+            ordered = query.where(before_it).order_by(*backward)
     limited = ordered.limit(per_page + 1)
     rows: list[Any] = (
         list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
@@ -194,19 +200,35 @@ def list_decisions(
     return Page(rows, max(1, min(per_page, MAX_PAGE_SIZE)), total, following, before)
 
 
-def decisions_in_states(
-    session: Session, actor: Actor, states: set[str], *, limit: int = 200
-) -> list[Decision]:
-    """Decisions the actor may see that stand in one of the given states."""
-    if not states:
-        return []
-    query = (
-        select(Decision)
-        .where(visible_to(actor), Decision.state.in_(sorted(states)))
-        .order_by(Decision.updated_at.asc())
-        .limit(limit)
+def work_candidates(
+    session: Session,
+    actor: Actor,
+    states: Mapping[str, set[str]],
+    *,
+    cursor: str = "",
+    per_page: int = 50,
+) -> Page:
+    """Decisions the actor may see standing where their role may have work (`states` by
+    procedure), oldest activity first, a page from the cursor on."""
+    per_page = max(1, min(per_page, MAX_PAGE_SIZE))
+    where = [
+        and_(Decision.procedure == procedure, Decision.state.in_(sorted(names)))
+        for procedure, names in states.items()
+        if names
+    ]
+    if not where:
+        return Page([], per_page, None)
+    rows, following, before = _keyset(
+        session,
+        select(Decision).where(visible_to(actor), or_(*where)),
+        columns=(Decision.updated_at, Decision.id),
+        key_of=lambda d: (d.updated_at, d.id),
+        cursor=cursor,
+        per_page=per_page,
+        scalars=True,
+        descending=False,
     )
-    return list(session.scalars(query))
+    return Page(rows, per_page, None, following, before)
 
 
 @dataclass(frozen=True)

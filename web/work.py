@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -36,23 +36,22 @@ def home() -> Response:
 @bp.get("/work")
 @login_required
 def index() -> str:
-    """List the decisions on which I can act now, oldest activity first."""
+    """List the decisions on which I can act now, oldest activity first, a page at a time."""
     me = actor()
+    registry = engine().registry
     tasks: list[Task] = []
+    states = {
+        procedure: states_with_work(registry.current(procedure), me.role)
+        for procedure in registry.procedures
+    }
     with engine().readers() as db:
-        for procedure in engine().registry.procedures:
-            definition = engine().registry.current(procedure)
-            candidates = queries.decisions_in_states(db, me, states_with_work(definition, me.role))
-            for decision in candidates:
-                if decision.procedure != procedure:
-                    continue
-                decision_def = engine().registry.get(
-                    decision.procedure, decision.definition_version, db, overlay=decision.overlay
-                )
-                branches, _ = branch_positions(decision)
-                moves = moves_for(
-                    decision_def, decision.state, branches, me.role, decision.flags or {}
-                )
-                if moves:
-                    tasks.append(Task(decision, decision_def.state(decision.state).label, moves))
-    return render_template("work.html", tasks=tasks)
+        page = queries.work_candidates(db, me, states, cursor=request.args.get("cursor", ""))
+        for decision in page.items:
+            decision_def = registry.get(
+                decision.procedure, decision.definition_version, db, overlay=decision.overlay
+            )
+            branches, _ = branch_positions(decision)
+            moves = moves_for(decision_def, decision.state, branches, me.role, decision.flags or {})
+            if moves:
+                tasks.append(Task(decision, decision_def.state(decision.state).label, moves))
+    return render_template("work.html", tasks=tasks, page=page)
