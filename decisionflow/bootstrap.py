@@ -14,6 +14,7 @@ from decisionflow import audit
 from decisionflow.admin import AdminService
 from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import ChinaLegalCalendar
+from decisionflow.chaincheck import ChainCheckpoint
 from decisionflow.db import is_sqlite, make_engine, make_session_factory
 from decisionflow.followups import FollowUps
 from decisionflow.login_guard import SignInGuard, ThrottlePolicy
@@ -29,6 +30,7 @@ from decisionflow.service import DecisionService
 from decisionflow.statistics import Statistics
 from decisionflow.sweep import Sweeper
 from decisionflow.tokens import ApiTokens
+from decisionflow.trace import Traces
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Parts:
     registers: Registers
     oversight: Oversight
     statistics: Statistics
+    traces: Traces
     inbox: Inbox
     follow_ups: FollowUps
     sweeper: Sweeper
@@ -114,6 +117,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
         tokens=ApiTokens(sessions, clock),
         registers=Registers(sessions, clock),
         oversight=Oversight(readers, engine),
+        # one checkpoint per process: each trace walks the chain on from the newest link verified
+        traces=Traces(readers, decisions, ChainCheckpoint(engine)),
         statistics=Statistics(
             readers,
             registry,

@@ -77,10 +77,10 @@ def verify() -> str:
 @bp.get(f"/decisions/<{ID}:decision_id>/trace")
 @login_required
 def trace(decision_id: int) -> str:
-    """Who did, signed and decided what on a decision, and when, with each event's hash."""
-    engine().decisions.get(actor(), decision_id)
+    """Per step, who acted, what each signed, said or decided and when, with each event's hash."""
+    step = request.args.get("step", "").strip()[:64]
+    found = engine().traces.trace(actor(), decision_id, step=step)  # refuses as reading would
     with engine().readers() as db:
-        events = [e for e in queries.timeline(db, decision_id) if e.outcome == "done"]
         decision = db.get(Decision, decision_id)
         if decision is None:
             abort(404)
@@ -91,8 +91,9 @@ def trace(decision_id: int) -> str:
         "supervision/trace.html",
         decision=decision,
         definition=definition,
-        events=events,
-        verification=engine().verify_audit(),
+        trace=found,
+        step=step,
+        made_at=utcnow(),
     )
 
 

@@ -3,22 +3,29 @@ bars with the right labels, the report's figures open their decisions; screensho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS, Browsers, LiveServer, Screenshots
 from tests.yearbook import YEAR, seed_year
 
+FOLDER = SCREENSHOTS / "statistics"
+
+
+@pytest.fixture(scope="module")
+def fresh_folder() -> Path:
+    """A folder of these pages' own (the walk's screenshots stay beside it), emptied once."""
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    for old in FOLDER.glob("*.png"):
+        old.unlink()
+    return FOLDER
+
 
 @pytest.fixture
-def shots() -> Iterator[Screenshots]:
-    """Screenshots of these pages, in a folder of their own (the walk's are kept beside them)."""
-    folder = SCREENSHOTS / "statistics"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    yield Screenshots(folder)
+def shots(fresh_folder: Path) -> Screenshots:
+    """Screenshots of the pages of one test."""
+    return Screenshots(fresh_folder)
 
 
 def _bars(page, key: str) -> dict[str, tuple[str, float]]:
@@ -65,6 +72,7 @@ def test_the_statistics_page_and_the_yearly_report_in_the_browser(
 
     [(label, (shown, width))] = _bars(page, "on_time").items()
     assert "报送备案" in label and shown == "33.3%"
+    assert width == pytest.approx(650 * 0.333, abs=2)  # a rate is drawn against 100%
     meetings = _bars(page, "meetings")
     assert meetings["与多数意见不一致"][0] == "1"
     shots.take(page, "statistics")
@@ -89,3 +97,25 @@ def test_the_statistics_page_and_the_yearly_report_in_the_browser(
         page.locator('[data-figure="normative.filed_on_time"]').click()
     listed = page.locator("table.list tbody tr")
     assert listed.count() == 1 and str(year.n1) in listed.inner_text()
+
+
+def test_the_accountability_trace_in_the_browser(
+    live_server: LiveServer, browsers: Browsers, shots: Screenshots
+):
+    """A supervisor reads who decided what at the meeting, and prints the trace."""
+    year = seed_year(live_server.parts, live_server.people, live_server.clock)
+    page = browsers.signed_in("supervisor_a")
+    page.goto(f"{live_server.url}/supervision/decisions/{year.d2}/trace")
+    assert page.locator("#chain-check.verification.ok").is_visible()
+    page.locator("select[name=step]").select_option("collective_discussion")
+    with page.expect_navigation():
+        page.locator("form.filters button[type=submit]").click()
+    [step] = page.locator("section.trace-step").all()
+    assert step.get_attribute("data-step") == "collective_discussion"
+    assert step.locator("p.dissent").count() == 2
+    assert "改造资金已落实" in step.locator("p.departure").inner_text()
+    shots.take(page, "trace-meeting")
+    page.goto(f"{live_server.url}/supervision/decisions/{year.d2}/trace")
+    page.emulate_media(media="print")
+    assert not page.locator("form.filters").is_visible()
+    shots.take(page, "trace-print")

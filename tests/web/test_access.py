@@ -24,6 +24,8 @@ from tests.web.conftest import Auth, csrf_token
 TITLE = "甲局旧城改造补偿方案"
 EVERYONE = frozenset(ACCOUNT_ROLES)
 ADMIN = frozenset({Role.ADMIN})
+#: the roles that read the statistics (a clerk: the own department's)
+STATISTICS = frozenset({Role.SUPERVISOR, Role.CHIEF_EXECUTIVE, Role.GOVERNMENT_OFFICE, Role.STAFF})
 #: the roles that take part in the procedure and so may file papers (not admin nor supervisor)
 FILERS = frozenset(
     {
@@ -74,6 +76,10 @@ ROUTES: tuple[Route, ...] = (
     Route("supervision.verify", "POST", "/supervision/audit/verify", frozenset({Role.SUPERVISOR, Role.ADMIN}), 200),
     Route("supervision.trace", "GET", "/supervision/decisions/{d}/trace", EVERYONE, 200, shows_title=True),
     Route("supervision.dossier", "GET", "/supervision/decisions/{d}/dossier.zip", EVERYONE, 200),
+    # the figures: every department for leaders and supervisors, a clerk's own department only
+    Route("statistics.index", "GET", "/supervision/statistics", STATISTICS, 200),
+    Route("statistics.figure_csv", "GET", "/supervision/statistics/comments.csv", STATISTICS, 200),
+    Route("statistics.yearly", "GET", "/supervision/report/2026", STATISTICS, 200),
     Route("portal.index", "GET", "/public/", EVERYONE, 200, public=True, shows_title=True),
     Route("portal.published", "GET", "/public/decisions/", EVERYONE, 200, public=True),
     # not published: the public learns nothing of a decision in progress

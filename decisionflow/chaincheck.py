@@ -1,0 +1,144 @@
+"""Verify the audit chain up to one event, remembering how far it was verified.
+
+A trace needs the chain to hold up to its decision's newest event, not the whole chain on every
+view: the first check walks from the first event; later ones walk on only from the newest link
+already verified (and check that link is still as it was). A decision's own events are hashed
+again on every check, so that an edit of them shows even inside the remembered stretch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from decisionflow.audit import CHAINED_COLUMNS, GENESIS_HASH, event_hash
+from decisionflow.models import AuditEvent
+
+_COLUMNS = [getattr(AuditEvent, c) for c in CHAINED_COLUMNS] + [AuditEvent.hash]
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What was verified: the chain from its first event up to `through`, and the decision's events."""
+
+    ok: bool
+    #: the chain holds from event 1 up to this event
+    through: int
+    #: events hashed again in this check (the new stretch and the decision's own)
+    rehashed: int
+    broken_at: int | None = None
+    zh: str = ""
+    en: str = ""
+
+
+def _broken(seq: int, rehashed: int, zh: str, en: str) -> ChainCheck:
+    return ChainCheck(False, max(0, seq - 1), rehashed, seq, zh, en)
+
+
+def _row_values(row: Any) -> dict[str, Any]:
+    return {c: row[i] for i, c in enumerate((*CHAINED_COLUMNS, "hash"))}
+
+
+class ChainCheckpoint:
+    """The newest link verified so far (shared by every request of one process)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._seq, self._hash = 0, GENESIS_HASH
+
+    def check(self, through: int, own: Iterable[int] = ()) -> ChainCheck:
+        """Verify the chain from event 1 up to `through`, and re-hash the events `own`."""
+        with self._lock, self.engine.connect() as connection, connection.begin():
+            seq, link = self._seq, self._hash
+            if seq > through or (seq and not self._still(connection, seq, link)):
+                seq, link = 0, GENESIS_HASH  # the remembered link changed: walk it all again
+            walked = self._walk(connection, seq, link, through)
+            if not walked.ok:
+                self._seq, self._hash = 0, GENESIS_HASH
+                return walked
+            if through > self._seq:
+                last = connection.execute(
+                    select(AuditEvent.hash).where(AuditEvent.seq == through)
+                ).scalar_one()
+                self._seq, self._hash = through, last
+            mine = self._own(connection, sorted(set(own)))
+            if mine is not None:
+                return mine
+            return ChainCheck(True, through, walked.rehashed + len(set(own)))
+
+    @staticmethod
+    def _still(connection: Connection, seq: int, link: str) -> bool:
+        stored = connection.execute(select(AuditEvent.hash).where(AuditEvent.seq == seq)).first()
+        return stored is not None and stored[0] == link
+
+    @staticmethod
+    def _walk(connection: Connection, seq: int, link: str, through: int) -> ChainCheck:
+        """Walk events seq+1..through in order: consecutive, linked, each matching its hash."""
+        rows = connection.execution_options(yield_per=1000).execute(
+            select(*_COLUMNS)
+            .where(AuditEvent.seq > seq, AuditEvent.seq <= through)
+            .order_by(AuditEvent.seq)
+        )
+        expected, checked = seq + 1, 0
+        for row in rows:
+            values = _row_values(row)
+            if values["seq"] != expected:
+                return _broken(
+                    expected,
+                    checked,
+                    f"第 {expected} 条事件缺失（被删除）",
+                    f"event {expected} is missing (deleted)",
+                )
+            if values["prev_hash"] != link:
+                return _broken(
+                    expected,
+                    checked,
+                    f"第 {expected} 条事件未链接到前一条事件（被插入、重排或改写）",
+                    f"event {expected} does not link to the one before (inserted, reordered or rewritten)",
+                )
+            if event_hash(values) != values["hash"]:
+                return _broken(
+                    expected,
+                    checked,
+                    f"第 {expected} 条事件内容与其哈希不符（被篡改）",
+                    f"event {expected} no longer matches its hash (altered)",
+                )
+            link, expected, checked = values["hash"], expected + 1, checked + 1
+        if expected != through + 1:
+            return _broken(
+                expected,
+                checked,
+                f"第 {expected} 条事件缺失（被删除）",
+                f"event {expected} is missing (deleted)",
+            )
+        return ChainCheck(True, through, checked)
+
+    @staticmethod
+    def _own(connection: Connection, seqs: list[int]) -> ChainCheck | None:
+        """Re-hash these events and check each links to the event before it; None if all hold."""
+        if not seqs:
+            return None
+        wanted = sorted({*seqs, *(s - 1 for s in seqs if s > 1)})
+        rows = connection.execute(select(*_COLUMNS).where(AuditEvent.seq.in_(wanted)))
+        found = {r[0]: _row_values(r) for r in rows}
+        for seq in seqs:
+            values = found.get(seq)
+            before = found.get(seq - 1)
+            link = before["hash"] if before else GENESIS_HASH if seq == 1 else None
+            if values is None or link is None:
+                return _broken(
+                    seq, 0, f"第 {seq} 条事件缺失（被删除）", f"event {seq} is missing (deleted)"
+                )
+            if values["prev_hash"] != link or event_hash(values) != values["hash"]:
+                return _broken(
+                    seq,
+                    0,
+                    f"第 {seq} 条事件内容与其哈希或链接不符（被篡改）",
+                    f"event {seq} no longer matches its hash or link (altered)",
+                )
+        return None

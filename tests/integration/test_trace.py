@@ -1,0 +1,91 @@
+"""The accountability trace: per step, who acted and what each signed, said or decided, from the
+audit chain, with the chain checked up to the decision's newest event — on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from decisionflow.errors import NotPermitted
+from decisionflow.models import AuditEvent, DraftVersion
+from decisionflow.roles import Role
+from tests.integration.test_audit import edit, tampering
+from tests.yearbook import seed_year
+
+
+@pytest.fixture
+def year(parts, people, clock):
+    """The seeded year (D2: approved by the chief against the members' majority)."""
+    return seed_year(parts, people, clock)
+
+
+def test_each_step_names_its_people_and_what_they_signed_said_and_decided(parts, people, year):
+    """The meeting shows the dissents and the chief's reasons; the review its signed opinion."""
+    trace = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert trace.check.ok
+    with parts.readers() as session:
+        newest = session.scalar(
+            select(AuditEvent.seq)
+            .where(AuditEvent.decision_id == year.d2, AuditEvent.outcome == "done")
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+        draft = session.scalars(
+            select(DraftVersion)
+            .where(DraftVersion.decision_id == year.d2)
+            .order_by(DraftVersion.number.desc())
+        ).first()
+    assert trace.check.through == newest
+    by_state = {s.state: s for s in trace.steps}
+    assert list(by_state)[:3] == ["proposed", "drafting", "argumentation"]
+
+    meeting = by_state["collective_discussion"]
+    assert {(p.username, p.role) for p in meeting.people} == {
+        ("government_office_a", "government_office"),
+        ("chief_executive_a", "chief_executive"),
+    }
+    assert [e.dissent for e in meeting.events if e.dissent] == ["不同意", "不同意"]
+    [approval] = [e for e in meeting.events if e.action == "approve_decision"]
+    assert approval.departure == "改造资金已落实，群众诉求迫切"
+    assert approval.name == "chief_executive" and approval.state_after == "party_report"
+
+    review = by_state["legality_review"]
+    [opinion] = [e for e in review.events if e.kind == "legality_opinion"]
+    assert opinion.signed is not None and opinion.signed.signer == "legal_officer"
+    assert opinion.signed.draft_sha256 == draft.sha256
+    assert opinion.data["outcome"] == "lawful"
+    # every event carries its place in the chain and its hash
+    seqs = [e.seq for s in trace.steps for e in s.events]
+    assert seqs == sorted(seqs) and all(len(e.hash) == 64 for s in trace.steps for e in s.events)
+
+    comments = [e.comment for s in trace.steps for e in s.events if e.comment]
+    assert [c[1:] for c in comments] == [("adopted", "采纳")]
+
+
+def test_a_step_alone_and_the_chain_walked_once(parts, people, year):
+    """?step= keeps only that stage's stays; a second look re-hashes only the decision's events."""
+    first = parts.traces.trace(people[Role.SUPERVISOR], year.d3, step="legality_review")
+    assert [s.state for s in first.steps] == ["legality_review"]
+    assert {e.action for e in first.steps[0].events} == {"record:legality_opinion", "find_unlawful"}
+    # found unlawful, D3 went back to drafting
+    whole = parts.traces.trace(people[Role.SUPERVISOR], year.d3)
+    assert whole.steps[-1].events[-1].state_after == "drafting"
+    assert whole.states == ("proposed", "drafting", "argumentation", "legality_review")
+    own = sum(len(s.events) for s in whole.steps)
+    assert whole.check.ok and whole.check.rehashed == own  # nothing walked twice
+
+
+def test_an_edited_event_of_the_decision_shows_as_broken(parts, people, year):
+    """Rewriting what the chief said breaks the trace's check at that event."""
+    trace = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    [approval] = [e for s in trace.steps for e in s.events if e.action == "approve_decision"]
+    with tampering(parts) as connection:
+        edit(connection, approval.seq, actor_username="someone_else")
+    broken = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert not broken.check.ok and broken.check.broken_at == approval.seq
+
+
+def test_only_those_who_may_see_the_decision_read_its_trace(parts, people, year):
+    """Another department's clerk is refused, as reading the decision would be."""
+    with pytest.raises(NotPermitted):
+        parts.traces.trace(people.staff_b, year.d2)

@@ -1,0 +1,51 @@
+"""The accountability trace page: per step, the responsible persons and what each signed, said
+or decided, with hashes and the chain's check; one step alone with ?step=."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from decisionflow.models import DraftVersion
+from decisionflow.roles import Role
+from tests.yearbook import seed_year
+
+
+def test_the_trace_shows_who_signed_said_and_decided_what_at_each_step(
+    client, auth, web_parts, web_people, clock
+):
+    """The meeting's dissents and the chief's reasons, the signed opinion's draft hash, the check."""
+    year = seed_year(web_parts, web_people, clock)
+    auth.login(Role.SUPERVISOR)
+    response = client.get(f"/supervision/decisions/{year.d2}/trace")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "审计链已核验" in page and 'class="verification ok"' in page
+    assert page.count('class="card trace-step"') >= 6
+    meeting = page[page.index('data-step="collective_discussion"') :]
+    meeting = meeting[: meeting.index("</section>")]
+    assert "责任人员" in meeting and "chief_executive (chief_executive_a)" in meeting
+    assert meeting.count("记录在案的不同意见") == 2
+    assert "与多数意见不一致的理由" in meeting and "改造资金已落实，群众诉求迫切" in meeting
+    with web_parts.readers() as session:
+        draft = session.scalars(
+            select(DraftVersion)
+            .where(DraftVersion.decision_id == year.d2)
+            .order_by(DraftVersion.number.desc())
+        ).first()
+    review = page[page.index('data-step="legality_review"') :]
+    review = review[: review.index("</section>")]
+    assert f"<code>{draft.sha256}</code>" in review  # the signed opinion's draft, in full
+    assert re.search(r"<code>[0-9a-f]{64}</code>", review)  # each event's hash
+
+    one = client.get(f"/supervision/decisions/{year.d2}/trace?step=collective_discussion")
+    steps = re.findall(r'data-step="([a-z_]+)"', one.get_data(as_text=True))
+    assert steps == ["collective_discussion"]
+
+
+def test_another_department_may_not_read_the_trace(client, auth, web_parts, web_people, clock):
+    """The ecology clerk is refused the housing bureau's trace."""
+    year = seed_year(web_parts, web_people, clock)
+    auth.login("staff_b")
+    assert client.get(f"/supervision/decisions/{year.d2}/trace").status_code == 403
