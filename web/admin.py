@@ -18,6 +18,7 @@ from decisionflow.models import User
 from decisionflow.registers import EXPERT_STATUSES
 from decisionflow.roles import ACCOUNT_ROLES, Permission, has_permission
 from web.errors import status_of
+from web.numbers import whole_number
 from web.parts import actor, engine
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -160,7 +161,7 @@ def experts() -> str | Response | tuple[str, int]:
 def catalogue() -> str | Response | tuple[str, int]:
     """A year's decision catalogue, and a form to add to it."""
     year_arg = request.args.get("year", "")
-    year = int(year_arg) if year_arg.isdigit() else date.today().year
+    year = whole_number(year_arg, date.today().year, most=9999)
     with engine().readers() as db:
         units = queries.departments(db)
     context = {"year": year, "entries": engine().registers.catalogue(year), "units": units}
@@ -169,7 +170,7 @@ def catalogue() -> str | Response | tuple[str, int]:
         try:
             engine().registers.add_catalogue_entry(
                 actor(),
-                year=int(form.get("year", "0") or 0) if form.get("year", "").isdigit() else 0,
+                year=whole_number(form.get("year", ""), 0, most=9999),
                 matter=form.get("matter", ""),
                 undertaking_unit=form.get("undertaking_unit", ""),
                 planned_timing=form.get("planned_timing", ""),

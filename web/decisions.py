@@ -23,6 +23,7 @@ from decisionflow.views import ActionView, DecisionView
 from web.diagram import diagram
 from web.errors import status_of
 from web.i18n import pick
+from web.numbers import MAX_PAGE, whole_number
 from web.parts import actor, engine, origin
 from web.templating import signature_of
 
@@ -37,7 +38,7 @@ ID = f"int(min=1, max={queries.MAX_ID})"
 
 def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else default
+    return whole_number(value, default, most=MAX_PAGE)
 
 
 @bp.get("/")
@@ -49,7 +50,11 @@ def index() -> str:
         for key in ("text", "state", "category", "unit", "ids")
     }
     # "ids": the decisions behind a figure of the statistics, comma-separated (at most 1000)
-    ids = [int(i) for i in filters["ids"].split(",")[:1000] if i.strip().isdigit()]
+    found = (
+        whole_number(i.strip(), None, most=queries.MAX_ID + 1)
+        for i in filters["ids"].split(",")[:1000]
+    )
+    ids = [i for i in found if i is not None]
     if not ids:
         del filters["ids"]
     with engine().readers() as db:
@@ -282,7 +287,8 @@ def _after_refusal(decision_id: int, form: str, err: DecisionFlowError) -> tuple
 
 def _expected_version() -> int | None:
     value = request.form.get("_version", "")
-    return int(value) if value.isdigit() else None
+    # a version too long to be meant is one no decision has: a conflict, never no check at all
+    return whole_number(value, None, most=2**63 - 1)
 
 
 def _payload() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from decisionflow import queries
 from decisionflow.dossier import build_dossier
 from decisionflow.models import Decision, utcnow
 from decisionflow.roles import Permission, has_permission
+from web.numbers import whole_number
 from web.parts import actor, engine
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
@@ -54,7 +55,7 @@ def audit_log() -> str:
     if oversight.may_read(actor()):
         page = oversight.events(
             actor(),
-            decision_id=int(decision) if decision.isdigit() else None,
+            decision_id=whole_number(decision, None, most=queries.MAX_ID + 1),
             username=filters["actor"],
             action=filters["action"],
             since=_day("since"),
