@@ -127,7 +127,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
             clock=clock,
         ),
         inbox=Inbox(sessions, readers, clock),
-        follow_ups=FollowUps(sessions, notifier, timezone=settings.timezone, clock=clock),
+        follow_ups=FollowUps(sessions, readers, notifier, timezone=settings.timezone, clock=clock),
         sweeper=Sweeper(
             sessions=sessions,
             readers=readers,

@@ -93,12 +93,15 @@ class FollowUps:
     def __init__(
         self,
         sessions: sessionmaker[Session],
+        readers: sessionmaker[Session],
         notifier: Notifier,
         *,
         timezone: str,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
+        # reads go through readers: on SQLite a writer's session takes the write lock at once
+        self.readers = readers
         self.notifier = notifier
         self.timezone = ZoneInfo(timezone)
         self.clock = clock
@@ -296,7 +299,7 @@ class FollowUps:
     # -- reads -----------------------------------------------------------------------------
     def get(self, actor: Actor, follow_up_id: int) -> FollowUpView:
         """One follow-up, for a supervisor or the unit that must answer it."""
-        with self.sessions() as session:
+        with self.readers() as session:
             follow_up = session.get(FollowUp, follow_up_id)
             decision = session.get(Decision, follow_up.decision_id) if follow_up else None
             if follow_up is None or decision is None:
@@ -310,7 +313,7 @@ class FollowUps:
 
     def may_answer(self, actor: Actor, follow_up_id: int) -> bool:
         """Whether the actor's unit is the one to answer this follow-up."""
-        with self.sessions() as session:
+        with self.readers() as session:
             follow_up = session.get(FollowUp, follow_up_id)
             decision = session.get(Decision, follow_up.decision_id) if follow_up else None
             return decision is not None and _may_answer(session, actor, decision)
@@ -327,7 +330,7 @@ class FollowUps:
         manager = has_permission(actor.role, Permission.FOLLOWUP_MANAGE)
         if not manager and not has_permission(actor.role, Permission.FOLLOWUP_ANSWER):
             return []
-        with self.sessions() as session:
+        with self.readers() as session:
             rows = session.execute(query.order_by(FollowUp.due, FollowUp.id)).all()
             views = [
                 self._view(session, f, d)
