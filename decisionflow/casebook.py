@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from statistics import median
 from typing import Any, Literal
 
@@ -101,8 +101,12 @@ class Case:
         return [e for e in self.entries if e.kind in kinds]
 
 
-def _scoped(scope: Scope) -> Select[Any]:
+def _scoped(scope: Scope, timezone: tzinfo) -> Select[Any]:
     query = select(Decision.id)
+    if scope.until is not None:
+        # nothing happens to a decision before it is proposed: later ones count for nothing
+        end = datetime.combine(scope.until + timedelta(days=1), time(0), tzinfo=timezone)
+        query = query.where(Decision.created_at < end)
     if scope.department:
         query = query.join(Department, Department.id == Decision.undertaking_unit_id).where(
             Department.code == scope.department
@@ -117,7 +121,7 @@ def load_cases(
 ) -> list[Case]:
     """Every decision of the scope's department and procedure, with its records, moves and
     comments (the period is applied by each figure, to what it counts)."""
-    ids = _scoped(scope)
+    ids = _scoped(scope, timezone)
     cases: dict[int, Case] = {}
     rows = session.execute(
         select(Decision, Department.code)

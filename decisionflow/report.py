@@ -16,16 +16,10 @@ from decisionflow.accounts import Actor
 from decisionflow.calendar import ChinaLegalCalendar
 from decisionflow.casebook import Case, Label, Scope, Timed, departures, load_cases, timed_items
 from decisionflow.errors import NotFound
+from decisionflow.figures import DISPOSITIONS, OUTCOMES, legality_findings, rate
 from decisionflow.models import Department
 from decisionflow.registry import DefinitionRegistry
-from decisionflow.statistics import (
-    DISPOSITIONS,
-    OUTCOMES,
-    Statistics,
-    legality_findings,
-    rate,
-    readable_scope,
-)
+from decisionflow.statistics import Statistics, readable_scope
 
 MAJOR, NORMATIVE = "major_decision", "normative_document"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from decisionflow.statistics import Figure, Value
+from decisionflow.figures import Figure, Value
 from web.i18n import pick
 
 #: the drawing's width, the room for the number after the longest bar, one row's height
