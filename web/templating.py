@@ -54,6 +54,11 @@ def action_label(definition: Definition, action: str) -> str:
         "submit_comment": _("Public comment"),
         "moderate_comment": _("Moderated a comment"),
         "dispose_comment": _("Disposed of a comment"),
+        "send_reminders": _("Sent deadline reminders"),
+        "open_follow_up": _("Put under follow-up"),
+        "answer_follow_up": _("Answered the follow-up"),
+        "close_follow_up": _("Closed the follow-up"),
+        "set_user_email": _("Set an email address"),
     }
     return names.get(action, action)
 

@@ -65,6 +65,10 @@ def test_supervisor_opens_unit_answers_supervisor_closes(
     assert closed.status_code == 200 and "已办结" in text
     decision_page = client.get(f"/decisions/{decision_id}").get_data(as_text=True)
     assert follow_up_path in decision_page
+    # the decision's timeline names each step of the follow-up in the page's language
+    for step in ("列入督办", "答复督办", "办结督办"):
+        assert step in decision_page
+    assert "open_follow_up" not in decision_page
 
 
 def test_a_faulty_form_keeps_what_was_typed(client, auth, web_parts, web_people, clock):
