@@ -145,3 +145,21 @@ def test_the_decision_page_shows_a_running_deadline_and_when_it_is_late(
     clock.advance(days=16)
     late = client.get(f"/decisions/{document.id}").get_data(as_text=True)
     assert '<li class="overdue">报送备案' in late
+
+
+def test_a_refused_answer_keeps_what_the_clerk_wrote(client, auth, web_parts, web_people, clock):
+    """An answer over the length limit is refused beside its form, the text kept to shorten."""
+    decision_id = new_decision(web_parts, web_people)
+    follow_up_id = web_parts.follow_ups.open(
+        web_people[Role.SUPERVISOR], decision_id, instructions="x", due=clock.today.isoformat()
+    )
+    auth.login(Role.STAFF)
+    path = f"/supervision/follow-ups/{follow_up_id}"
+    long_answer = "进度说明" * 1300  # 5200 characters
+    refused = client.post(
+        f"{path}/answer", data={"csrf_token": csrf_token(client, path), "answer": long_answer}
+    )
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "不超过 5000 字" in page and f"{long_answer}</textarea>" in page
+    assert web_parts.follow_ups.get(web_people[Role.SUPERVISOR], follow_up_id).status == "open"
