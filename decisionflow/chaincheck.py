@@ -55,13 +55,15 @@ class ChainCheckpoint:
         """Verify the chain from event 1 up to `through`, and re-hash the events `own`."""
         with self._lock, self.engine.connect() as connection, connection.begin():
             seq, link = self._seq, self._hash
-            if seq > through or (seq and not self._still(connection, seq, link)):
+            if seq and not self._still(connection, seq, link):
                 seq, link = 0, GENESIS_HASH  # the remembered link changed: walk it all again
-            walked = self._walk(connection, seq, link, through)
-            if not walked.ok:
-                self._seq, self._hash = 0, GENESIS_HASH
-                return walked
-            if through > self._seq:
+            # a stretch verified before (as part of a longer one) is not walked again
+            walked = ChainCheck(True, seq, 0)
+            if through > seq:
+                walked = self._walk(connection, seq, link, through)
+                if not walked.ok:
+                    self._seq, self._hash = 0, GENESIS_HASH
+                    return walked
                 last = connection.execute(
                     select(AuditEvent.hash).where(AuditEvent.seq == through)
                 ).scalar_one()

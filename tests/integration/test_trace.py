@@ -89,3 +89,20 @@ def test_only_those_who_may_see_the_decision_read_its_trace(parts, people, year)
     """Another department's clerk is refused, as reading the decision would be."""
     with pytest.raises(NotPermitted):
         parts.traces.trace(people.staff_b, year.d2)
+
+
+def test_the_first_trace_walks_the_chain_from_its_first_event(parts, people, year):
+    """An edited event of another decision, before this one's, breaks the check."""
+    with tampering(parts) as connection:
+        edit(connection, 2, origin="forged")  # an early event of the year-before decision
+    broken = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert not broken.check.ok and broken.check.broken_at == 2
+
+
+def test_a_stretch_of_chain_verified_once_is_not_walked_again(parts, people, year):
+    """Once the chain held up to a newer decision's events, an older decision's trace re-hashes
+    only its own events."""
+    newer = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert newer.check.ok and newer.check.rehashed > sum(len(s.events) for s in newer.steps)
+    older = parts.traces.trace(people[Role.SUPERVISOR], year.d0)
+    assert older.check.ok and older.check.rehashed == sum(len(s.events) for s in older.steps)
