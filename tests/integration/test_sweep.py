@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import date, timedelta
@@ -53,9 +57,7 @@ def give_emails(parts: Parts, people: People) -> None:
 def with_mail(parts: Parts, port: int, clock: Clock, tmp_path: Path) -> Parts:
     """Another engine on the same database whose mail goes to an SMTP server on `port`."""
     settings = settings_for(parts.settings.resolved_database_url, tmp_path / "mail-instance")
-    return build(
-        settings.with_overrides(smtp_host="127.0.0.1", smtp_port=port), clock=clock
-    )
+    return build(settings.with_overrides(smtp_host="127.0.0.1", smtp_port=port), clock=clock)
 
 
 def test_a_filing_due_soon_reminds_the_government_office_once(parts, people, clock):
@@ -117,7 +119,11 @@ def test_a_filed_document_is_no_longer_reminded(parts, people, clock):
         people[Role.GOVERNMENT_OFFICE],
         decision_id,
         "file_with_authority",
-        {"filing_body": "市人民政府", "filed_on": clock.today.isoformat(), "receipt_number": "备-1"},
+        {
+            "filing_body": "市人民政府",
+            "filed_on": clock.today.isoformat(),
+            "receipt_number": "备-1",
+        },
     )
     assert parts.sweeper.sweep(today=due + timedelta(days=1)) == SweepReport()
 
@@ -160,9 +166,7 @@ def test_mail_waits_in_the_outbox_while_smtp_is_down(parts, people, clock, tmp_p
         mailing.dispose()
 
 
-def _sweep_in_thread(
-    parts: Parts, day: date, barrier: threading.Barrier, out: list[Any]
-) -> None:
+def _sweep_in_thread(parts: Parts, day: date, barrier: threading.Barrier, out: list[Any]) -> None:
     try:
         barrier.wait()
         out.append(parts.sweeper.sweep(today=day))
@@ -229,3 +233,33 @@ def test_the_command_line_lists_and_sweeps(parts, people, clock, monkeypatch):
     assert "overdue 0" in again.output
     bad = runner.invoke(main, ["deadlines", "sweep", "--today", "tomorrow"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+
+
+def test_two_cron_jobs_at_once_send_each_reminder_once(parts, people, clock, tmp_path):
+    """`decisionflow deadlines sweep` started twice at the same time, as two hosts' cron would."""
+    give_emails(parts, people)
+    dues = [filing_document(parts, people, clock)[1] for _ in range(3)]
+    day = (max(dues) + timedelta(days=1)).isoformat()
+    command = [sys.executable, "-m", "decisionflow.cli", "deadlines", "sweep", "--today", day]
+    with smtp_sink() as sink:
+        env = {
+            **os.environ,
+            "DECISIONFLOW_DATABASE_URL": parts.settings.resolved_database_url,
+            "DECISIONFLOW_INSTANCE_PATH": str(tmp_path / "cron"),
+            "DECISIONFLOW_SMTP_HOST": "127.0.0.1",
+            "DECISIONFLOW_SMTP_PORT": str(sink.port),
+        }
+        jobs = [
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        outputs = [job.communicate(timeout=120) for job in jobs]
+        assert [job.returncode for job in jobs] == [0, 0], outputs
+        said = [re.search(r"overdue (\d+)", out).group(1) for out, _ in outputs]  # type: ignore[union-attr]
+        assert sum(int(n) for n in said) == 6  # 3 decisions × (office + supervisor)
+        assert len(sink.to("government_office_a@gov.test")) == 3
+        assert len(sink.to("supervisor_a@gov.test")) == 3
+    with parts.readers() as session:
+        assert len(session.scalars(select(Notification)).all()) == 6
