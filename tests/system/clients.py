@@ -191,6 +191,8 @@ class Run:
             self.processes.append(process)
         for _ in self.plans:  # every client imported and waiting: then all start at once
             self.ready.get(timeout=120)
+        #: when the clients were let go (time.perf_counter())
+        self.started = time.perf_counter()
         self.start_signal.set()
 
     def finish(self, *, stop: bool = False, timeout: float = 300.0) -> list[Outcome]:

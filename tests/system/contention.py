@@ -96,6 +96,12 @@ def audit_events(engine: Engine, decision_ids: Iterable[int]) -> dict[int, list[
     return by_decision
 
 
+def newest_seq(engine: Engine) -> int:
+    """The audit chain's newest event number."""
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT seq FROM audit_chain_head")).scalar_one())
+
+
 def decision_rows(engine: Engine, decision_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
     """Each decision's stored state and version."""
     wanted = set(decision_ids)

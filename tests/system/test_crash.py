@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from decisionflow import audit
 from decisionflow.db import make_engine
@@ -21,6 +21,7 @@ from tests.system.clients import Run, plans_for
 from tests.system.contention import (
     disagreements,
     duplicates,
+    newest_seq,
     per_decision_no_answer,
     restart,
     seed_site,
@@ -31,15 +32,9 @@ from tests.system.contention import (
 #: the short form for CI; bench/bench_concurrency.py --crash runs the long one
 KILLS, CLIENTS, BLIND_CLIENTS, DECISIONS = 3, 4, 1, 3
 #: audit events the clients must add between two kills: the server is killed under load
-PROGRESS = 15
+PROGRESS = 10
 #: how long the clients may take to make that progress (a bound, not a measurement)
 PATIENCE = 120.0
-
-
-def newest_seq(engine: Engine) -> int:
-    """The audit chain's newest event number."""
-    with engine.connect() as connection:
-        return int(connection.execute(text("SELECT seq FROM audit_chain_head")).scalar_one())
 
 
 def wait_for_progress(engine: Engine, since: int) -> int:
