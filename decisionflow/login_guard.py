@@ -243,9 +243,9 @@ class SignInGuard:
             # Which rule refused is kept; the passwords themselves never are.
             with self.sessions() as session, session.begin():
                 if guessed:  # counted as a failed sign-in of the account
-                    row = self._counted(session, account_key(actor.username), now)
-                    if row.failures >= self.policy.max_failures and row.locked_until is None:
-                        row.locked_until = now + self.policy.lockout
+                    count = self._counted(session, account_key(actor.username), now)
+                    if count.failures >= self.policy.max_failures and count.locked_until is None:
+                        count.locked_until = now + self.policy.lockout
                 events.append(
                     session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
                     outcome=refusal.code, now=now, origin=origin,
