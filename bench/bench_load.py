@@ -365,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--keep", type=Path, help="seed and log in this folder and keep it")
     args = parser.parse_args(argv)
-    print("command: python bench/bench_load.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    print(" ".join(["command: python bench/bench_load.py", *given]))
     print(
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}; gunicorn {args.workers} workers × {args.threads} "

@@ -31,6 +31,9 @@ from decisionflow.roles import ROLE_SCOPES, Scope
 MAX_PAGE_SIZE = 100
 #: the largest row id (ids are 32-bit INTEGER columns); a larger number names no row
 MAX_ID = 2**31 - 1
+#: a list counts its rows up to this many; beyond, it says "more than" (counting all would
+#: make a page's cost grow with the table)
+COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Page:
     items: list[Any]
     per_page: int
     #: how many rows the whole list has; None where counting would cost more than the page
+    #: (the audit log), or beyond COUNT_CAP rows
     total: int | None
     #: the cursor of the following page (older rows), None on the last page
     next: str | None = None
@@ -187,8 +191,10 @@ def list_decisions(
         query = query.where(Department.code == unit)
     if ids:
         query = query.where(Decision.id.in_(sorted({i for i in ids if 1 <= i <= MAX_ID})))
-    # Counting a few thousand index entries is cheap; the list shows how many there are.
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    # Counted up to the cap only: "more than 1,000" costs what 1,000 does, however many there are.
+    capped = query.with_only_columns(Decision.id).limit(COUNT_CAP + 1).subquery()
+    counted = session.execute(select(func.count()).select_from(capped)).scalar_one()
+    total = counted if counted <= COUNT_CAP else None
     rows, following, before = _keyset(
         session,
         query,

@@ -73,6 +73,7 @@ def index() -> str:
     return render_template(
         "decisions/index.html",
         page=page,
+        count_cap=queries.COUNT_CAP,
         filters=filters,
         units=units,
         states=definition.states,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, get_locale, get_timezone
 
 from decisionflow.definitions import Text
 
@@ -61,9 +61,19 @@ def pick(text: Text | tuple[str, str] | dict[str, str] | None) -> str:
     return text[1] if is_english() else text[0]
 
 
-def when(moment: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+#: the usual form of a moment: digits only, the same in every language
+_MINUTES = "yyyy-MM-dd HH:mm"
+
+
+def when(moment: datetime | None, fmt: str = _MINUTES) -> str:
     """A moment shown in the government's time zone."""
-    return "" if moment is None else format_datetime(moment, fmt)
+    if moment is None:
+        return ""
+    if fmt == _MINUTES:
+        # Babel's formatter costs ~50 µs a call and a timeline shows dozens; this form needs no
+        # locale data, so strftime gives the very same text.
+        return moment.astimezone(get_timezone()).strftime("%Y-%m-%d %H:%M")
+    return format_datetime(moment, fmt)
 
 
 def here() -> str:

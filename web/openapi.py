@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from decisionflow.queries import MAX_PAGE_SIZE
+from decisionflow.queries import COUNT_CAP, MAX_PAGE_SIZE
 
 ID = {
     "name": "decision_id",
@@ -220,7 +220,11 @@ def _schemas() -> dict[str, Any]:
             {
                 "items": {"type": "array", "items": _ref("DecisionSummary")},
                 "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-                "total": {"type": "integer", "minimum": 0},
+                "total": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": f"How many match, counted up to {COUNT_CAP}; null beyond",
+                },
                 "next": {
                     "type": ["string", "null"],
                     "description": "The cursor of the following (older) page; null on the last",

@@ -88,3 +88,18 @@ def test_my_work_pages_oldest_activity_first(parts: Parts, clock: Clock, passwor
         assert [row for page in pages for row in page] == made
         # another department's clerk has none of them
         assert queries.work_candidates(db, people.staff_b, states).items == []
+
+
+def test_the_decision_list_counts_up_to_a_cap(
+    parts: Parts, clock: Clock, password_hash: str, monkeypatch
+):
+    """Beyond the cap the list says "more than" instead of counting every row."""
+    people = make_people(parts, password_hash)
+    _decisions(parts, people, clock)
+    staff = people[Role.STAFF]
+    with parts.readers() as db:
+        monkeypatch.setattr(queries, "COUNT_CAP", 12)
+        assert queries.list_decisions(db, staff).total == 12
+        monkeypatch.setattr(queries, "COUNT_CAP", 11)
+        assert queries.list_decisions(db, staff).total is None
+        assert queries.list_decisions(db, staff, text="决策 1").total == 3  # 1, 10 and 11
