@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.seed_load import Seeded, seed  # noqa: E402
-from tests.system.live_server import LiveServer, gunicorn_server  # noqa: E402
+from tests.system.live_server import APP, LiveServer, gunicorn_server  # noqa: E402
 
 FLOOR_APP = "bench.floor_app:app"
 #: the housing clerk of the demo: "my work", the lists and the decision pages are theirs
@@ -235,6 +235,7 @@ def run_size(
     threads: int,
     folder: Path,
     log: Callable[[str], None] = print,
+    app: str = APP,
 ) -> list[Row]:
     """Seed one database size, serve it and the floor, and measure every endpoint at every level."""
     log(f"seeding {decisions} decisions, {events} audit events …")
@@ -248,16 +249,16 @@ def run_size(
     rows: list[Row] = []
     floor_log, app_log = folder / "floor.log", folder / f"app-{decisions}.log"
     with (
-        gunicorn_server(env, workers=workers, threads=threads, log=app_log) as app,
+        gunicorn_server(env, workers=workers, threads=threads, log=app_log, app=app) as served,
         gunicorn_server(
             {}, workers=workers, threads=threads, log=floor_log, app=FLOOR_APP, ready_path="/"
         ) as floor_server,
     ):
         floors = _measure_floor(floor_server, levels=levels, seconds=seconds)
-        for endpoint in endpoints(app.url, seeded, ids):
+        for endpoint in endpoints(served.url, seeded, ids):
             for level in levels:
                 sessions = [
-                    sign_in(app.url, CLERK, seeded.password)
+                    sign_in(served.url, CLERK, seeded.password)
                     if endpoint.signed_in
                     else requests.Session()
                     for _ in range(level)
@@ -364,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--keep", type=Path, help="seed and log in this folder and keep it")
+    parser.add_argument(
+        "--app", default=APP, help=f"the WSGI app gunicorn serves (default {APP}), to try a variant"
+    )
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
     print(" ".join(["command: python bench/bench_load.py", *given]))
@@ -388,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                 threads=args.threads,
                 folder=folder,
                 log=lambda line: print(line, flush=True),
+                app=args.app,
             )
     print()
     print(HEADER)
