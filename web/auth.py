@@ -89,7 +89,7 @@ def _safe_next(target: str | None) -> str:
 def login() -> tuple[str, int, dict[str, str]] | Response:
     """Show the sign-in form, or sign the user in."""
     username = request.form.get("username", "").strip()
-    error, status = None, 200
+    error, status, retry = None, 200, 0
     if request.method == "POST":
         found, name, mark, epoch, locked = None, "", "", 0, None
         # No account has such a name; and PostgreSQL would refuse a NUL in the query (a 500).
@@ -109,7 +109,8 @@ def login() -> tuple[str, int, dict[str, str]] | Response:
                     epoch = user.session_epoch if user else 0
         if locked is not None:
             # The same answer whether or not the username exists, and whatever the password.
-            minutes = max(1, ceil((locked - engine().sign_in.clock()).total_seconds() / 60))
+            retry = max(1, ceil((locked - engine().sign_in.clock()).total_seconds()))
+            minutes = ceil(retry / 60)
             error, status = (
                 _(
                     "Too many failed sign-ins. Signing in is locked for %(minutes)s minutes; "
@@ -129,7 +130,7 @@ def login() -> tuple[str, int, dict[str, str]] | Response:
             login_user(SignedIn(found, name))
             return redirect(_safe_next(request.args.get("next")))
     page = render_template("auth/login.html", username=username, error=error)
-    headers = {"Retry-After": "60"} if status == 429 else {}
+    headers = {"Retry-After": str(retry)} if status == 429 else {}
     return page, status, headers
 
 

@@ -74,7 +74,7 @@ def test_the_sign_in_form_locks_after_five_failures_telling_nobody_who_exists(
     locked_real = sign_in(real, "staff_a")  # the right password, refused unheard
     locked_ghost = sign_in(ghost, "no_such_user")
     assert locked_real.status_code == locked_ghost.status_code == 429
-    assert locked_real.headers["Retry-After"]
+    assert locked_real.headers["Retry-After"] == str(15 * 60)  # seconds until the lock ends
     page = locked_real.get_data(as_text=True)
     assert "登录失败次数过多" in page and "15" in page
     assert _without_username(page) == _without_username(locked_ghost.get_data(as_text=True))
