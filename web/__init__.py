@@ -74,9 +74,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     security_log.init_app(app)
     if settings.proxy_hops:
-        # Behind a load balancer: trust exactly that many hops of X-Forwarded-For/-Proto, so
-        # the audit log names the client and cookies and redirects know the request was HTTPS.
+        # Behind a load balancer: trust exactly that many hops of X-Forwarded-For/-Proto/-Host,
+        # so the audit log names the client, and the request is known as HTTPS on the public
+        # host name (CSRF's strict Referer check over HTTPS compares against that host).
+        hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     return app

@@ -368,3 +368,24 @@ def test_signing_out_ends_a_copied_session_cookie_too(
     assert thief.get("/work").status_code == 302
     auth.login(Role.STAFF)  # signing in again works as ever
     assert client.get("/work").status_code == 200
+
+
+def test_behind_a_proxy_forms_post_on_the_public_host_name(
+    web_parts: Parts, web_people: People
+) -> None:
+    """The balancer reaches the server by an internal name; the browser's Referer names the
+    public one, given in X-Forwarded-Host: the form goes through, a foreign Referer does not."""
+    client = app_with(web_parts, proxy_hops=1).test_client()
+    public = {
+        "Host": "app-3.internal:8000",
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "decisions.gov.example",
+    }
+    page = client.get("/login", headers=public).get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    form = {"username": "staff_a", "password": PASSWORD, "csrf_token": token}
+    foreign = {**public, "Referer": "https://evil.example/login"}
+    assert client.post("/login", data=form, headers=foreign).status_code == 400
+    own = {**public, "Referer": "https://decisions.gov.example/login"}
+    assert client.post("/login", data=form, headers=own).status_code == 302
