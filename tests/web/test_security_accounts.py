@@ -389,3 +389,18 @@ def test_behind_a_proxy_forms_post_on_the_public_host_name(
     assert client.post("/login", data=form, headers=foreign).status_code == 400
     own = {**public, "Referer": "https://decisions.gov.example/login"}
     assert client.post("/login", data=form, headers=own).status_code == 302
+
+
+def test_a_denied_api_read_is_recorded(
+    client: FlaskClient, web_parts: Parts, web_people: People, clock: Clock
+) -> None:
+    """Another system reading a decision outside its account's reach leaves an audit event."""
+    decision = drive(web_parts, web_people, clock, through="request_expert_opinions")
+    token = web_parts.tokens.issue(SYSTEM, username="staff_b", name="B's OA system")
+    response = client.get(
+        f"/api/v1/decisions/{decision.id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 403
+    [denied] = log_of(web_parts, events.ACCESS_DENIED)
+    assert (denied.actor_username, denied.decision_id) == ("staff_b", decision.id)
+    assert denied.origin == "api 127.0.0.1"
