@@ -79,6 +79,15 @@ class Outcome:
     detail: str = ""
 
 
+class ReadRefused(Exception):
+    """A read was answered, but not with what was asked for (a 4xx or a 5xx)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.status = response.status_code
+        self.text = response.text[:500]
+
+
 def _next_move(
     session: requests.Session, url: str, decision: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
@@ -86,7 +95,8 @@ def _next_move(
     if decision["state"] == "argumentation":
         return RETURN, {"reason": f"再次修改（版本 {decision['version']}）"}
     actions = session.get(f"{url}/actions", timeout=TIMEOUTS)
-    actions.raise_for_status()
+    if not actions.ok:
+        raise ReadRefused(actions)
     ready = {a["trigger"] for a in actions.json() if a["ready"]}
     if SUBMIT in ready:
         return SUBMIT, {}
@@ -133,11 +143,20 @@ def run_client(plan: Plan, ready: Any, start: Any, stop: Any, results: Any) -> N
     """One client process: wait for the start, then act until done, told to stop, or out of time."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {plan.token}"
-    rng = random.Random(plan.number)
     outcomes: list[Outcome] = []
-    done: set[int] = set()
     ready.put(plan.number)
     start.wait()
+    try:
+        _act(plan, session, stop, outcomes)
+    except Exception as err:  # a fault of the client itself: reported, never a silent hang
+        results.put((plan.number, outcomes, f"{type(err).__name__}: {err}"))
+        raise
+    results.put((plan.number, outcomes, ""))
+
+
+def _act(plan: Plan, session: requests.Session, stop: Any, outcomes: list[Outcome]) -> None:
+    rng = random.Random(plan.number)
+    done: set[int] = set()
     while not stop.is_set() and time.time() < plan.deadline:
         pending = [d for d in plan.decision_ids if d not in done]
         if not pending:
@@ -146,14 +165,32 @@ def run_client(plan: Plan, ready: Any, start: Any, stop: Any, results: Any) -> N
         base = f"{plan.url}/api/v1/decisions/{decision_id}"
         try:
             read = session.get(base, timeout=TIMEOUTS)
-            read.raise_for_status()
+            if not read.ok:
+                raise ReadRefused(read)
             decision = read.json()
             if decision["version"] >= plan.until_version:
                 done.add(decision_id)
                 continue
             outcome = _send(session, plan, decision, base)
+        except ReadRefused as refused:
+            # Reads are never refused here: whatever the answer was, it is kept to be seen.
+            outcomes.append(
+                Outcome(
+                    plan.number,
+                    decision_id,
+                    "read",
+                    0,
+                    plan.blind,
+                    refused.status,
+                    detail=refused.text,
+                )
+            )
+            if not plan.patient:
+                break
+            time.sleep(RETRY_PAUSE)
+            continue
         except requests.RequestException as err:
-            # A read failed: nothing was sent, so nothing can have happened.
+            # A read got no answer: nothing was sent, so nothing can have happened.
             if not plan.patient:
                 outcomes.append(
                     Outcome(plan.number, decision_id, "read", 0, plan.blind, None, detail=str(err))
@@ -166,7 +203,6 @@ def run_client(plan: Plan, ready: Any, start: Any, stop: Any, results: Any) -> N
             if not plan.patient:
                 break
             time.sleep(RETRY_PAUSE)
-    results.put((plan.number, outcomes))
 
 
 @dataclass
@@ -199,11 +235,16 @@ class Run:
         """Wait for every client (telling them to stop first, if asked); what they saw."""
         if stop:
             self.stop_signal.set()
+        faults = []
         for _ in self.processes:
-            _number, outcomes = self.results.get(timeout=timeout)
+            number, outcomes, fault = self.results.get(timeout=timeout)
             self.outcomes.extend(outcomes)
+            if fault:
+                faults.append(f"client {number}: {fault}")
         for process in self.processes:
             process.join(timeout=30)
+        if faults:
+            raise RuntimeError("client processes failed: " + "; ".join(faults))
         return self.outcomes
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from decisionflow.db import make_engine
 from decisionflow.migrate import upgrade
-from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, _empty_postgres, _postgres_reachable
 
 
 def require_postgres() -> None:
@@ -62,15 +62,22 @@ def create_sqlite_database(folder: Path) -> str:
     return url
 
 
-@pytest.fixture
-def system_postgres() -> Iterator[str]:
-    """A PostgreSQL database of this test's own, migrated, dropped afterwards."""
+@pytest.fixture(scope="session")
+def system_postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of the system tests' own, migrated once, dropped at the end."""
     require_postgres()
     url = create_postgres_database()
     try:
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture
+def system_postgres(system_postgres_database: str) -> str:
+    """That database, emptied for this test (as freshly migrated; cheaper than a new one)."""
+    _empty_postgres(system_postgres_database)
+    return system_postgres_database
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from tests.system.contention import (
 pytestmark = pytest.mark.postgres
 
 #: the short form for CI; bench/bench_concurrency.py runs the long one
-CLIENTS, BLIND_CLIENTS, DECISIONS, MOVES_EACH = 6, 2, 3, 24
+CLIENTS, BLIND_CLIENTS, DECISIONS, MOVES_EACH = 6, 2, 3, 16
 
 
 def test_contested_moves_are_won_once_and_refused_cleanly(
