@@ -9,7 +9,9 @@ from flask_login import login_required
 
 from decisionflow import queries
 from decisionflow.casebook import Scope
+from decisionflow.models import Department
 from decisionflow.report import Line, shown, yearly_for
+from decisionflow.roles import Permission, has_permission
 from decisionflow.statistics import FIGURES, to_csv
 from web.charts import bar_chart, number
 from web.i18n import is_english
@@ -52,6 +54,15 @@ def _filters(scope: Scope) -> dict[str, str]:
     }
 
 
+def _units() -> list[Department]:
+    """The departments a reader may choose: every one, or a clerk's own alone."""
+    with engine().readers() as db:
+        units = queries.departments(db)
+    if has_permission(actor().role, Permission.STATISTICS_READ):
+        return units
+    return [u for u in units if u.code == actor().department_code]
+
+
 def decisions_link(ids: tuple[int, ...]) -> str:
     """The decision list showing only these decisions."""
     return url_for("decisions.index", ids=",".join(str(i) for i in ids))
@@ -63,8 +74,7 @@ def index() -> str:
     """Show the figures as bar charts, each with its table and a CSV download."""
     asked, _filters_asked = _scope()
     scope, figures = engine().statistics.figures(actor(), asked)  # the engine refuses others
-    with engine().readers() as db:
-        units = queries.departments(db)
+    units = _units()
     registry = engine().registry
     return render_template(
         "supervision/statistics.html",
@@ -100,8 +110,7 @@ def yearly(year: int) -> str:
     """Show the year's law-based-administration figures, printable, each linked to its decisions."""
     department = request.args.get("department", "").strip()[:32]
     report = yearly_for(actor(), engine().statistics, year, department=department)
-    with engine().readers() as db:
-        units = queries.departments(db)
+    units = _units()
 
     def link(line: Line) -> str:
         return decisions_link(line.decisions)

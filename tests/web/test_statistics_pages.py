@@ -75,6 +75,7 @@ def test_a_clerk_sees_only_the_department_s_own_figures(client, auth, year):
     """The ecology clerk asking for the housing bureau gets the ecology bureau's figures."""
     auth.login("staff_b")
     page = client.get(f"/supervision/statistics?{PERIOD}&department=housing").get_data(as_text=True)
+    assert '<option value="ecology" selected>' in page and 'value="housing"' not in page
     stages = page[page.index('id="figure-stages"') : page.index('id="figure-on_time"')]
     assert f"ids={year.d5}" in stages
     shown = {int(i) for m in re.findall(r"ids=([\d%C,]+)", stages) for i in re.split("%2C|,", m)}
