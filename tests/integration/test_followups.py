@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
+from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet
 from decisionflow.models import AuditEvent, FollowUp, Notification, User
 from decisionflow.roles import Role
 
@@ -172,3 +172,26 @@ def test_lists_show_supervisors_everything_and_units_their_own(parts, people, cl
     assert parts.follow_ups.listing(people[Role.LEGAL_OFFICER]) == []
     with pytest.raises(NotPermitted):
         parts.follow_ups.get(people.staff_b, listed[1].id)
+
+
+def test_the_inbox_lists_unread_first_and_marks_only_ones_own_read(parts, people, clock):
+    """Unread notifications come first, newest first; a user marks only their own read."""
+    first = new_decision(parts, people)
+    second = new_decision(parts, people)
+    for decision_id in (first, second):
+        parts.follow_ups.open(
+            people[Role.SUPERVISOR], decision_id, instructions="x", due=clock.today.isoformat()
+        )
+    clerk = people[Role.STAFF]
+    older, newer = sorted(parts.inbox.items(clerk), key=lambda item: item.id)
+    parts.inbox.mark_read(clerk, newer.id)
+    assert [(i.id, i.read) for i in parts.inbox.items(clerk)] == [
+        (older.id, False),
+        (newer.id, True),
+    ]
+    with pytest.raises(NotFound):
+        parts.inbox.mark_read(people.executor_b, older.id)
+    assert parts.inbox.unread_count(clerk) == 1
+    assert parts.inbox.mark_all_read(clerk) == 1
+    assert parts.inbox.unread_count(clerk) == 0
+    assert parts.inbox.unread_count(people.executor_b) == 2  # the executing unit's own stay unread
