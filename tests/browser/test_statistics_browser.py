@@ -98,6 +98,16 @@ def test_the_statistics_page_and_the_yearly_report_in_the_browser(
     listed = page.locator("table.list tbody tr")
     assert listed.count() == 1 and str(year.n1) in listed.inner_text()
 
+    # the same figures in English
+    page.goto(f"{live_server.url}/supervision/statistics?since={YEAR}-01-01&until={YEAR}-12-31")
+    with page.expect_navigation():
+        page.locator('header button[lang="en"]').click()
+    assert (
+        page.locator("#figure-comments h2").inner_text() == "Public comments and their disposition"
+    )
+    assert "Comments received" in _bars(page, "comments")
+    shots.take(page, "statistics-english")
+
 
 def test_the_accountability_trace_in_the_browser(
     live_server: LiveServer, browsers: Browsers, shots: Screenshots
