@@ -68,6 +68,8 @@ class Event:
     state_before: str
     state_after: str
     version: int | None
+    #: the record a move or an added record made
+    record_id: int | None = None
 
 
 def audit_events(engine: Engine, decision_ids: Iterable[int]) -> dict[int, list[Event]]:
@@ -91,6 +93,7 @@ def audit_events(engine: Engine, decision_ids: Iterable[int]) -> dict[int, list[
                         row.state_before,
                         row.state_after,
                         detail.get("version"),
+                        detail.get("record_id"),
                     )
                 )
     return by_decision
@@ -100,6 +103,16 @@ def newest_seq(engine: Engine) -> int:
     """The audit chain's newest event number."""
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT seq FROM audit_chain_head")).scalar_one())
+
+
+def record_ids(engine: Engine, decision_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The ids of each decision's stored records."""
+    found: dict[int, set[int]] = {d: set() for d in decision_ids}
+    with engine.connect() as connection:
+        for row in connection.execute(text("SELECT id, decision_id FROM step_records")):
+            if row.decision_id in found:
+                found[row.decision_id].add(row.id)
+    return found
 
 
 def decision_rows(engine: Engine, decision_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
@@ -120,6 +133,7 @@ def disagreements(engine: Engine, decision_ids: Iterable[int]) -> list[str]:
     skip or repeat a version: empty when every decision is exactly its audited history."""
     ids = list(decision_ids)
     events, rows = audit_events(engine, ids), decision_rows(engine, ids)
+    records = record_ids(engine, ids)
     problems: list[str] = []
     for decision_id in ids:
         done = [e for e in events[decision_id] if e.outcome == "done"]
@@ -139,6 +153,14 @@ def disagreements(engine: Engine, decision_ids: Iterable[int]) -> list[str]:
                     f"{event.state_before!r}, but the audit left it at {stage!r}"
                 )
             version, stage = event.version or version, _stage(event.state_after)
+        # every stored record was made by an audited change, and no refusal left one behind
+        audited = {e.record_id for e in done if e.record_id is not None}
+        if records[decision_id] != audited:
+            problems.append(
+                f"decision {decision_id}: records {sorted(records[decision_id] - audited)} stored"
+                f" without their audit event, {sorted(audited - records[decision_id])} audited"
+                " but not stored"
+            )
         if rows[decision_id] != (stage, version):
             problems.append(
                 f"decision {decision_id}: stored {rows[decision_id]}, audited {(stage, version)}"

@@ -29,7 +29,7 @@ from tests.system.contention import (
     tally,
 )
 
-#: the short form for CI; bench/bench_concurrency.py --crash runs the long one
+#: the short form for CI; bench/bench_concurrency.py crash runs the long one
 KILLS, CLIENTS, BLIND_CLIENTS, DECISIONS = 3, 4, 1, 3
 #: audit events the clients must add between two kills: the server is killed under load
 PROGRESS = 10
