@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from decisionflow import driver
+
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 #: the columns hashed, in this order; changing it breaks every chain ever written
@@ -66,11 +68,15 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__} into the audit log")
 
 
+# Made once: json.dumps with any option builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default
+)
+
+
 def canonical_json(value: Any) -> str:
     """One text for one value: sorted keys, no spaces, UTF-8 as is, dates in ISO form."""
-    return json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default
-    )
+    return _CANONICAL.encode(value)
 
 
 def digest(value: Any) -> str:
@@ -85,7 +91,11 @@ def format_time(moment: datetime) -> str:
 
 def chain_time(moment: datetime) -> str:
     """A timestamp in the one form the chain hashes: UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    moment = moment.astimezone(UTC)
+    if moment.year < 1000:  # strftime's %Y pads no year with zeros; isoformat would
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # the same text as strftime, several times faster: it is written on every action
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 # -- the canonical text of an event ----------------------------------------------------------
@@ -135,9 +145,9 @@ def event_hash(row: Mapping[str, Any] | Sequence[Any]) -> str:
 # -- appending -------------------------------------------------------------------------------
 # Three statements in the caller's transaction: read and lock the head, insert the event,
 # move the head. They are plain SQL, written once per database, because an append runs on
-# every action and SQLAlchemy's statement building would double its cost. FOR UPDATE
-# serialises appends on PostgreSQL; on SQLite the writer's BEGIN IMMEDIATE already holds the
-# database's one write lock.
+# every action and SQLAlchemy's statement building would double its cost; they run on the
+# driver itself (decisionflow.driver). FOR UPDATE serialises appends on PostgreSQL; on SQLite
+# the writer's BEGIN IMMEDIATE already holds the database's one write lock.
 _INSERTED = (*CHAINED_COLUMNS, "hash")
 
 
@@ -168,6 +178,21 @@ def _append_sql(dialect: str) -> _AppendSQL:
 _APPEND_SQL = {dialect: _append_sql(dialect) for dialect in ("sqlite", "postgresql")}
 
 
+#: where a head read earlier in the same transaction is kept for the append (see head_seen)
+_HEAD_SEEN = "decisionflow.audit.head_seen"
+
+
+def head_seen(session: Session, connection: Connection, seq: int, hash: str) -> None:
+    """Keep the head read with another statement for this transaction's append, on SQLite.
+
+    SQLite's writer holds the database's one write lock from its BEGIN IMMEDIATE and sees one
+    snapshot: the head read at any moment of the transaction is the head its append extends,
+    so one statement less per action. (PostgreSQL must lock the head, and always reads it.)
+    """
+    if connection.dialect.name == "sqlite":
+        session.info[_HEAD_SEEN] = (connection.get_transaction(), seq, hash)
+
+
 @dataclass(frozen=True)
 class Appended:
     """The event just appended: its place in the chain and its hash."""
@@ -193,7 +218,14 @@ def append(
     """Append one event to the chain inside the caller's transaction (written at once)."""
     connection = session.connection()
     sql = _APPEND_SQL[connection.dialect.name]
-    head_seq, head_hash = connection.exec_driver_sql(sql.lock_head).one()
+    seen = session.info.pop(_HEAD_SEEN, None)
+    if seen is not None and seen[0] is connection.get_transaction():
+        head_seq, head_hash = seen[1:]
+    else:
+        head = driver.execute(connection, sql.lock_head).fetchone()
+        if head is None:
+            raise RuntimeError("the audit chain head is missing: run `decisionflow audit verify`")
+        head_seq, head_hash = head
     moment = now.astimezone(UTC)
     values: dict[str, Any] = {
         "seq": head_seq + 1,
@@ -213,10 +245,13 @@ def append(
         "prev_hash": head_hash,
     }
     values["hash"] = new_hash = event_hash(values)
-    values["occurred_at"] = sql.time(moment)
-    connection.exec_driver_sql(sql.insert_event, values)
-    moved = connection.exec_driver_sql(
-        sql.move_head, {"old_seq": head_seq, "new_seq": values["seq"], "new_hash": new_hash}
+    if sql.time is not chain_time:  # SQLite keeps the very text just hashed
+        values["occurred_at"] = sql.time(moment)
+    driver.execute(connection, sql.insert_event, values)
+    moved = driver.execute(
+        connection,
+        sql.move_head,
+        {"old_seq": head_seq, "new_seq": values["seq"], "new_hash": new_hash},
     )
     if moved.rowcount != 1:  # only a writer that bypassed the head's lock gets here
         raise RuntimeError("the audit chain head moved during an append")

@@ -79,6 +79,13 @@ class ProcedureMachine:
             for s in definition.states
             for b in s.branches
         }
+        #: each trigger's branch (None: the main line) and its declared transitions, found
+        #: once here rather than by a walk over every transition on each move
+        self.declared: dict[str, tuple[BranchSpec | None, tuple[TransitionSpec, ...]]] = {}
+        for trigger in definition.triggers:
+            branch = definition.branch_of_trigger(trigger)
+            spec = branch.transitions if branch else definition.transitions
+            self.declared[trigger] = (branch, tuple(t for t in spec if t.trigger == trigger))
 
     def machine_for(self, branch: BranchSpec | None) -> Machine:
         """The machine that owns a trigger: a branch's, or the main line's."""

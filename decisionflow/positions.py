@@ -12,12 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from decisionflow import checklist, refusals
+from decisionflow import audit, checklist, driver, refusals
 from decisionflow.accounts import Actor, find_department
 from decisionflow.definitions import BranchSpec, Definition, FieldSpec, TransitionSpec
 from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
 from decisionflow.facts import branch_entry, branch_positions
+from decisionflow.machine import ProcedureMachine
 from decisionflow.models import (
+    AuditChainHead,
     Category,
     Decision,
     DecisionAssignment,
@@ -124,18 +126,18 @@ def places(decision: Decision) -> set[str]:
 
 
 def declared(
-    definition: Definition, trigger: str
+    machine: ProcedureMachine, trigger: str
 ) -> tuple[BranchSpec | None, list[TransitionSpec]]:
     """The branch a trigger belongs to and its declared transitions; InvalidInput if unknown."""
-    if trigger not in definition.triggers:
+    found = machine.declared.get(trigger)
+    if found is None:
         raise InvalidInput(
             zh=f"没有名为“{trigger}”的操作",
             en=f"No action named '{trigger}'",
             fields={"trigger": ("没有此操作", "no such action")},
         )
-    branch = definition.branch_of_trigger(trigger)
-    spec = branch.transitions if branch else definition.transitions
-    return branch, [t for t in spec if t.trigger == trigger]
+    branch, transitions = found
+    return branch, list(transitions)
 
 
 def check_role(actor: Actor, transitions: list[TransitionSpec]) -> None:
@@ -215,9 +217,10 @@ def check_may_attach(actor: Actor, definition: Definition) -> None:
 
 
 _DECISIONS = cast(Table, Decision.__table__)
-# Built once: a statement reused keeps its compiled form and cache key (the per-action cost
-# of building one is larger than running it).
-_SAVE = (
+_RECORDS = cast(Table, StepRecord.__table__)
+# Compiled once per database and run on the driver (decisionflow.driver): these three run on
+# every action, and SQLAlchemy's execution path would cost more than the statements do.
+_SAVE = driver.Prepared(
     update(_DECISIONS)
     .where(_DECISIONS.c.id == bindparam("b_id"), _DECISIONS.c.version == bindparam("b_version"))
     .values(
@@ -229,8 +232,30 @@ _SAVE = (
         version=bindparam("version"),
     )
 )
-_INSERT_RECORD = insert(cast(Table, StepRecord.__table__))
-_LOAD = select(*_DECISIONS.c).where(_DECISIONS.c.id == bindparam("id"))
+_RECORD_COLUMNS = ("decision_id", "kind", "data", "state", "branch", "created_by", "created_at")
+_INSERT_RECORD = {
+    returning: driver.Prepared(
+        insert(_RECORDS)
+        .values({name: bindparam(name) for name in _RECORD_COLUMNS})
+        .returning(_RECORDS.c.id)
+        if returning
+        else insert(_RECORDS).values({name: bindparam(name) for name in _RECORD_COLUMNS})
+    )
+    for returning in (False, True)
+}
+_LOAD = driver.Prepared(select(*_DECISIONS.c).where(_DECISIONS.c.id == bindparam("id")))
+_HEAD = cast(Table, AuditChainHead.__table__)
+# On SQLite, the audit chain's head comes with the decision: the action's append needs it.
+_LOAD_WITH_HEAD = driver.Prepared(
+    select(
+        *_DECISIONS.c,
+        _HEAD.c.seq.label("audit_head_seq"),
+        _HEAD.c.hash.label("audit_head_hash"),
+    )
+    .select_from(_DECISIONS.outerjoin(_HEAD, _HEAD.c.id == audit.HEAD_ID))
+    .where(_DECISIONS.c.id == bindparam("id"))
+)
+_NEW_DECISION = Decision.__mapper__.class_manager.new_instance
 
 
 def load(session: Session, decision_id: int) -> Decision | None:
@@ -239,8 +264,21 @@ def load(session: Session, decision_id: int) -> Decision | None:
     Changes are written by `save`, one guarded UPDATE; an object outside the unit of work can
     never be written twice, and loading it skips the ORM's identity bookkeeping.
     """
-    row = session.connection().execute(_LOAD, {"id": decision_id}).one_or_none()
-    return None if row is None else Decision(**row._mapping)
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        values = _LOAD.one_or_none(connection, {"id": decision_id})
+    else:
+        values = _LOAD_WITH_HEAD.one_or_none(connection, {"id": decision_id})
+        if values is not None:
+            seq, hash = values.pop("audit_head_seq"), values.pop("audit_head_hash")
+            if seq is not None:
+                audit.head_seen(session, connection, seq, hash)
+    if values is None:
+        return None
+    # Filled in as the ORM fills a loaded object, without an attribute event per column.
+    decision = _NEW_DECISION()
+    decision.__dict__.update(values)
+    return decision
 
 
 def save(session: Session, decision: Decision, now: datetime) -> None:
@@ -250,10 +288,8 @@ def save(session: Session, decision: Decision, now: datetime) -> None:
     version read, costs a fraction of the ORM's unit of work on every action. Every change
     raises the version, even one made in the same instant as the last.
     """
-    # The session's connection, not session.execute: a plain statement needs none of the
-    # ORM's execution machinery.
-    result = session.connection().execute(
-        _SAVE,
+    cursor = _SAVE.execute(
+        session.connection(),
         {
             "b_id": decision.id,
             "b_version": decision.version,
@@ -265,7 +301,7 @@ def save(session: Session, decision: Decision, now: datetime) -> None:
             "version": decision.version + 1,
         },
     )
-    if result.rowcount != 1:
+    if cursor.rowcount != 1:
         raise StaleDataError(f"decision {decision.id} changed since version {decision.version}")
     decision.updated_at = now
     decision.version += 1
@@ -273,10 +309,11 @@ def save(session: Session, decision: Decision, now: datetime) -> None:
 
 def insert_record(session: Session, **values: Any) -> int:
     """Keep one step record (a plain INSERT); its id."""
-    result = session.connection().execute(_INSERT_RECORD, values)
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    connection = session.connection()
+    # SQLite tells the new row's id without RETURNING (which older SQLite lacks)
+    sqlite = connection.dialect.name == "sqlite"
+    cursor = _INSERT_RECORD[not sqlite].execute(connection, values)
+    return int(cursor.lastrowid if sqlite else cursor.fetchone()[0])
 
 
 def enter_branches(

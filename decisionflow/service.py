@@ -155,7 +155,8 @@ class DecisionService:
             decision, definition = self._load(
                 session, actor, decision_id, attempt, expected_version
             )
-            branch, declared = positions.declared(definition, trigger)
+            machine = self.registry.machine(definition)
+            branch, declared = positions.declared(machine, trigger)
             # Who may act is asked before where the decision stands: a role that never may
             # is told so, not that the stage is wrong.
             positions.check_role(actor, declared)
@@ -169,7 +170,7 @@ class DecisionService:
             clean = validate_payload(route.fields, payload)
             move = self._move(definition, facts, clean, now, trigger, branch)
             position = Position(source or "")
-            if not self.registry.machine(definition).fire(trigger, position, move, branch):
+            if not machine.fire(trigger, position, move, branch):
                 raise RuleNotMet(
                     zh=f"尚不能“{route.label.zh}”",
                     en=f"Cannot '{route.label.en}' yet",
