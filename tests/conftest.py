@@ -144,12 +144,18 @@ def clock() -> Clock:
 
 def settings_for(url: str, instance: Path) -> Settings:
     """Settings for a test run on a given database."""
+    # A copy of the repository's override file: a test that saves the calendar through the
+    # admin page (or a fuzzer posting to it) must never rewrite the committed file.
+    instance.mkdir(parents=True, exist_ok=True)
+    overrides = instance / "calendar-overrides.yaml"
+    if not overrides.exists():
+        shutil.copyfile(REPO_ROOT / "workflows" / "calendar" / "overrides.yaml", overrides)
     return Settings(
         profile="test",
         database_url=url,
         instance_path=instance,
         workflows_path=REPO_ROOT / "workflows",
-        calendar_overrides=REPO_ROOT / "workflows" / "calendar" / "overrides.yaml",
+        calendar_overrides=overrides,
         max_attachment_bytes=64 * 1024,
     )
 
