@@ -45,9 +45,9 @@ class Page:
     #: how many rows the whole list has; None where counting would cost more than the page
     #: (the audit log), or beyond COUNT_CAP rows
     total: int | None
-    #: the cursor of the following page (older rows), None on the last page
+    #: the cursor of the following page (further in the list's order), None on the last page
     next: str | None = None
-    #: the cursor of the page before (newer rows), None on the first page
+    #: the cursor of the page before (back towards the first), None on the first page
     previous: str | None = None
 
 
