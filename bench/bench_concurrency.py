@@ -140,9 +140,9 @@ def contention(args: argparse.Namespace, folder: Path, verdict: Verdict) -> None
             plans = plans_for(
                 site, server.url, blind=args.blind, until_version=target, seconds=args.limit
             )
-            race = Run(plans)
-            outcomes = race.finish(timeout=args.limit + 60)
-            seconds = time.perf_counter() - race.started
+            with Run(plans) as race:
+                outcomes = race.finish(timeout=args.limit + 60)
+                seconds = time.perf_counter() - race.started
             print(
                 f"\ncontention: {args.clients} clients ({args.blind} blind), {args.decisions}"
                 f" decisions, {args.moves} moves each, {args.database}"
@@ -167,9 +167,12 @@ def contention(args: argparse.Namespace, folder: Path, verdict: Verdict) -> None
             # nobody racing it: the same requests, the simplest way.
             alone = Site(site.decision_ids, site.tokens[:1])
             floor_target = target + args.moves
-            lone = Run(plans_for(alone, server.url, until_version=floor_target, seconds=args.limit))
-            floor = lone.finish(timeout=args.limit + 60)
-            floor_seconds = time.perf_counter() - lone.started
+            lone_plans = plans_for(
+                alone, server.url, until_version=floor_target, seconds=args.limit
+            )
+            with Run(lone_plans) as lone:
+                floor = lone.finish(timeout=args.limit + 60)
+                floor_seconds = time.perf_counter() - lone.started
             floor_acks = sum(1 for o in floor if o.status in (200, 201))
             floor_rate = floor_acks / floor_seconds if floor_seconds else 0.0
             print(
@@ -196,23 +199,22 @@ def crash(args: argparse.Namespace, folder: Path, verdict: Verdict) -> None:
         engine = make_engine(url)
         restarts: list[float] = []
         with serving(url, instance, log=log, workers=args.workers, threads=args.threads) as server:
-            run = Run(
-                plans_for(site, server.url, blind=args.blind, seconds=args.limit, patient=True)
-            )
-            for kill in range(1, args.kills + 1):
-                seq = newest_seq(engine)
-                deadline = time.monotonic() + 60
-                while newest_seq(engine) < seq + args.progress and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                server.kill()
-                engine.dispose()
-                _whole(url, site, verdict, f"after kill {kill}")
-                began = time.perf_counter()
-                restart(server, log)
-                restarts.append(time.perf_counter() - began)
-            time.sleep(1.0)
-            outcomes = run.finish(stop=True)
-        seconds = time.perf_counter() - run.started
+            plans = plans_for(site, server.url, blind=args.blind, seconds=args.limit, patient=True)
+            with Run(plans) as run:
+                for kill in range(1, args.kills + 1):
+                    seq = newest_seq(engine)
+                    deadline = time.monotonic() + 60
+                    while newest_seq(engine) < seq + args.progress and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    server.kill()
+                    engine.dispose()
+                    _whole(url, site, verdict, f"after kill {kill}")
+                    began = time.perf_counter()
+                    restart(server, log)
+                    restarts.append(time.perf_counter() - began)
+                time.sleep(1.0)
+                outcomes = run.finish(stop=True)
+                seconds = time.perf_counter() - run.started
         engine.dispose()
         print(
             f"\ncrash: {args.kills} SIGKILLs, {args.clients} clients ({args.blind} blind),"

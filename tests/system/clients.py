@@ -247,6 +247,18 @@ class Run:
             raise RuntimeError("client processes failed: " + "; ".join(faults))
         return self.outcomes
 
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Whatever happened, no client outlives the run (a failed test must not leave them)."""
+        self.stop_signal.set()
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
 
 def plans_for(
     site: Site,

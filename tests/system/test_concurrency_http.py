@@ -44,10 +44,9 @@ def test_contested_moves_are_won_once_and_refused_cleanly(
     )
     target = OPENED_VERSION + MOVES_EACH
     with serving(system_postgres, instance, log=server_log) as server:
-        run = Run(
-            plans_for(site, server.url, blind=BLIND_CLIENTS, until_version=target, seconds=150)
-        )
-        outcomes = run.finish()
+        plans = plans_for(site, server.url, blind=BLIND_CLIENTS, until_version=target, seconds=150)
+        with Run(plans) as run:
+            outcomes = run.finish()
 
     engine = make_engine(system_postgres)
     try:
