@@ -409,7 +409,12 @@ def test_a_decision_walks_the_whole_procedure_in_the_browser(
     supervisor.wait_for_url(f"{server.url}/supervision/decisions/{walk.decision_id}/trace")
     expect(supervisor.locator("p.verification")).to_have_class(re.compile(r"\bok\b"))
     rows = supervisor.locator("table.trace tbody tr")
-    actions = [a.strip() for a in rows.locator("td:nth-child(5)").all_inner_texts()]
+    # grouped by step, so read the rows in chain order
+    traced_rows = sorted(
+        (int(r.get_attribute("data-seq") or 0), r.get_attribute("data-action") or "", r)
+        for r in rows.all()
+    )
+    actions = [action for _, action, _ in traced_rows]
     assert [a for a in actions if a != "submit_comment"] == walk.done
     assert actions.count("submit_comment") == 1
     # who did, signed and decided what
@@ -419,13 +424,10 @@ def test_a_decision_walks_the_whole_procedure_in_the_browser(
         ("approve_decision", "chief_executive_a"),
         ("record:progress_report", "executor_a"),
     ):
-        row = rows.filter(
-            has=supervisor.locator("td:nth-child(5)", has_text=re.compile(f"^{action}$"))
-        )
-        expect(row).to_contain_text(who)
-    seqs = [int(n) for n in rows.locator("td:nth-child(1)").all_inner_texts()]
-    hashes = [h.strip() for h in rows.locator("td:nth-child(7)").all_inner_texts()]
-    traced = dict(zip(seqs, hashes, strict=True))
+        expect(supervisor.locator(f'table.trace tr[data-action="{action}"]')).to_contain_text(who)
+    traced = {seq: row.get_attribute("data-hash") for seq, _, row in traced_rows}
+    for seq, digest in traced.items():
+        expect(supervisor.locator(f"#event-{seq} td.hash")).to_contain_text(digest or "-")
     shots.take(supervisor, "trace")
 
     supervisor.goto(walk.url)
