@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,7 +17,8 @@ from decisionflow import audit, checklist, driver, refusals
 from decisionflow.accounts import Actor, find_department
 from decisionflow.definitions import BranchSpec, Definition, FieldSpec, TransitionSpec
 from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
-from decisionflow.facts import branch_entry, branch_positions
+from decisionflow.facts import SqlRecordFacts, branch_entry, branch_positions, facts_of
+from decisionflow.guards import DecisionFacts, RecordFact
 from decisionflow.machine import ProcedureMachine
 from decisionflow.models import (
     AuditChainHead,
@@ -314,6 +316,50 @@ def insert_record(session: Session, **values: Any) -> int:
     sqlite = connection.dialect.name == "sqlite"
     cursor = _INSERT_RECORD[not sqlite].execute(connection, values)
     return int(cursor.lastrowid if sqlite else cursor.fetchone()[0])
+
+
+_RECORD_TIMES = driver.Prepared(
+    select(_RECORDS.c.kind, _RECORDS.c.created_at).where(
+        _RECORDS.c.decision_id == bindparam("decision_id")
+    )
+)
+_LATEST_RECORD = driver.Prepared(
+    select(_RECORDS.c.data, _RECORDS.c.created_at, _RECORDS.c.created_by)
+    .where(_RECORDS.c.decision_id == bindparam("decision_id"), _RECORDS.c.kind == bindparam("kind"))
+    .order_by(_RECORDS.c.id.desc())
+    .limit(1)
+)
+
+
+class DriverRecordFacts(SqlRecordFacts):
+    """The record facts a move asks most (counts, the newest of a kind), read on the driver."""
+
+    def count(self, kind: str, *, since: datetime | None = None) -> int:
+        """How many records of a kind (made at or after `since`)."""
+        if self._times is None:
+            times: dict[str, list[datetime]] = {}
+            connection = self._session.connection()
+            for row in _RECORD_TIMES.rows(connection, {"decision_id": self._decision_id}):
+                times.setdefault(row["kind"], []).append(row["created_at"])
+            self._times = times
+        return super().count(kind, since=since)
+
+    def latest(self, kind: str) -> RecordFact | None:
+        """The newest record of a kind, if any."""
+        if kind not in self._latest:
+            row = _LATEST_RECORD.one_or_none(
+                self._session.connection(), {"decision_id": self._decision_id, "kind": kind}
+            )
+            self._latest[kind] = (
+                RecordFact(kind, row["data"], row["created_at"], row["created_by"]) if row else None
+            )
+        return self._latest[kind]
+
+
+def facts_for_move(session: Session, decision: Decision) -> DecisionFacts:
+    """The facts the rules see about a decision (facts.facts_of), its records read on the
+    driver: a move asks them on every action."""
+    return replace(facts_of(session, decision), records=DriverRecordFacts(session, decision.id))
 
 
 def enter_branches(

@@ -16,7 +16,7 @@ from decisionflow.attachments import AttachmentStore
 from decisionflow.calendar import LegalCalendar
 from decisionflow.definitions import BranchSpec, Definition, TransitionSpec
 from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet
-from decisionflow.facts import DecisionFacts, branch_positions, facts_of
+from decisionflow.facts import DecisionFacts, branch_positions
 from decisionflow.guards import GuardContext
 from decisionflow.machine import Position
 from decisionflow.models import Attachment, Decision, DecisionCoUnit, utcnow
@@ -163,7 +163,7 @@ class DecisionService:
             branches, _ = branch_positions(decision)
             source = branches.get(branch.name) if branch else decision.state
             candidates = positions.check_stage(definition, declared, source, branch)
-            facts = facts_of(session, decision)
+            facts = positions.facts_for_move(session, decision)
             route = next((t for t in candidates if flags_route(t, facts.flags)), None)
             if route is None:
                 raise refusals.not_routed(definition, candidates)
@@ -337,7 +337,7 @@ class DecisionService:
         """The moves the actor's role may make now, each with what still stands in its way."""
         with self.sessions() as session:
             decision, definition = self._load(session, actor, decision_id, None, None)
-            facts = facts_of(session, decision)
+            facts = positions.facts_for_move(session, decision)
             # The service's clock, not the wall clock: the list must agree with what `fire`
             # would answer at the same moment (and with a test's hand-moved clock).
             now = self.clock()
