@@ -7,6 +7,7 @@ import re
 import types
 from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -291,8 +292,22 @@ class Definition(_Frozen):
         return (self.procedure, self.version)
 
     def state(self, name: str) -> StateSpec:
-        """The main-line state of that name."""
-        return next(s for s in self.states if s.name == name)
+        """The main-line state of that name; KeyError if the definition has none."""
+        return self._states_by_name[name]
+
+    # Pages ask for labels of states and triggers hundreds of times; a definition never
+    # changes once loaded (frozen), so its lookups are built once.
+    @cached_property
+    def _states_by_name(self) -> dict[str, StateSpec]:
+        return {s.name: s for s in self.states}
+
+    @cached_property
+    def transition_labels(self) -> dict[str, Text]:
+        """Each trigger's label (the first route's, as routes of a trigger share it)."""
+        labels: dict[str, Text] = {}
+        for t in self.every_transition:
+            labels.setdefault(t.trigger, t.label)
+        return labels
 
     @property
     def initial_state(self) -> StateSpec:
@@ -328,13 +343,13 @@ class Definition(_Frozen):
         """A time rule's number of days, resolving a parameter name."""
         return rule.days if isinstance(rule.days, int) else self.parameter(rule.days)
 
-    @property
+    @cached_property
     def every_transition(self) -> tuple[TransitionSpec, ...]:
         """Every transition, the main line's first, then each branch's, in declaration order."""
         branch = (t for s in self.states for b in s.branches for t in b.transitions)
         return (*self.transitions, *branch)
 
-    @property
+    @cached_property
     def triggers(self) -> tuple[str, ...]:
         """Every trigger name, main line and branches, in declaration order."""
         return tuple(dict.fromkeys(t.trigger for t in self.every_transition))

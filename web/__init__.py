@@ -46,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app, settings.instance_path)  # compiles catalogs before Babel reads them
     babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.install_template_gettext(app)
 
     from web import (
         admin,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,16 @@ from urllib.parse import urlsplit
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import format_datetime, get_locale, get_timezone
+from flask_babel import format_datetime, get_locale, get_timezone, get_translations
 
 from decisionflow.definitions import Text
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 SOURCE_CATALOGS = Path(__file__).parent / "translations"
+
+#: the page's language and catalog, settled once a request: a decision page asks for them
+#: hundreds of times, and each ask through Flask-Babel walks its context anew (~10 µs)
+_PAGE_LANGUAGE: ContextVar[tuple[bool, Any] | None] = ContextVar("page_language", default=None)
 
 
 def select_locale() -> str:
@@ -45,9 +50,34 @@ def compile_catalogs(app: Flask, target: Path) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
 
 
+def _page_language() -> tuple[bool, Any]:
+    """Whether the page is in English, and the catalog it is translated with."""
+    settled = _PAGE_LANGUAGE.get()
+    if settled is None:  # outside a request's dispatch: ask Flask-Babel each time
+        return str(get_locale()) == "en", get_translations()
+    return settled
+
+
+def _settle_language() -> None:
+    _PAGE_LANGUAGE.set((str(get_locale()) == "en", get_translations()))
+
+
+def _forget_language(_: BaseException | None = None) -> None:
+    _PAGE_LANGUAGE.set(None)
+
+
+def install_template_gettext(app: Flask) -> None:
+    """Give templates gettext through the settled catalog (call after Babel's init_app)."""
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: _page_language()[1].ugettext(s),
+        ngettext=lambda s, p, n: _page_language()[1].ungettext(s, p, n),
+        newstyle=True,
+    )
+
+
 def is_english() -> bool:
     """Whether the page is being shown in English."""
-    return str(get_locale()) == "en"
+    return _page_language()[0]
 
 
 def pick(text: Text | tuple[str, str] | dict[str, str] | None) -> str:
@@ -91,6 +121,8 @@ def here() -> str:
 def init_app(app: Flask, instance: Path) -> None:
     """Wire languages and template helpers into the app."""
     compile_catalogs(app, instance / "translations")
+    app.before_request(_settle_language)
+    app.teardown_request(_forget_language)
 
     @app.context_processor
     def helpers() -> dict[str, Any]:

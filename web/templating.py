@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -40,27 +40,42 @@ def record_label(definition: Definition, kind: str) -> str:
     return action_label(definition, kind)
 
 
+#: audited actions that are no move of a definition; translated only when shown (a timeline
+#: shows dozens, and translating every name for each would cost more than the page itself)
+_ACTION_NAMES: dict[str, Callable[[], str]] = {
+    "create_decision": lambda: _("Proposed the decision"),
+    "attach_file": lambda: _("Attached a file"),
+    "submit_comment": lambda: _("Public comment"),
+    "moderate_comment": lambda: _("Moderated a comment"),
+    "dispose_comment": lambda: _("Disposed of a comment"),
+    "send_reminders": lambda: _("Sent deadline reminders"),
+    "open_follow_up": lambda: _("Put under follow-up"),
+    "answer_follow_up": lambda: _("Answered the follow-up"),
+    "close_follow_up": lambda: _("Closed the follow-up"),
+    "set_user_email": lambda: _("Set an email address"),
+}
+
+#: what a refused attempt's outcome code means, translated only when shown
+_OUTCOME_NAMES: dict[str, Callable[[], str]] = {
+    "not_permitted": lambda: _("refused: not permitted"),
+    "rule_not_met": lambda: _("refused: a rule is not met"),
+    "not_found": lambda: _("refused: not found"),
+    "conflict": lambda: _("refused: someone else acted first"),
+    "invalid_input": lambda: _("refused: invalid input"),
+    "rate_limited": lambda: _("refused: too many requests"),
+}
+
+
 def action_label(definition: Definition, action: str) -> str:
     """An audited action's name."""
     if action.startswith("record:"):
         kind = record_label(definition, action.removeprefix("record:"))
         return _("Added: %(record)s", record=kind)
-    found = next((t for t in definition.every_transition if t.trigger == action), None)
-    if found is not None:
-        return pick(found.label)
-    names = {
-        "create_decision": _("Proposed the decision"),
-        "attach_file": _("Attached a file"),
-        "submit_comment": _("Public comment"),
-        "moderate_comment": _("Moderated a comment"),
-        "dispose_comment": _("Disposed of a comment"),
-        "send_reminders": _("Sent deadline reminders"),
-        "open_follow_up": _("Put under follow-up"),
-        "answer_follow_up": _("Answered the follow-up"),
-        "close_follow_up": _("Closed the follow-up"),
-        "set_user_email": _("Set an email address"),
-    }
-    return names.get(action, action)
+    label = definition.transition_labels.get(action)
+    if label is not None:
+        return pick(label)
+    name = _ACTION_NAMES.get(action)
+    return name() if name is not None else action
 
 
 def disposition_label(disposition: str) -> str:
@@ -75,15 +90,8 @@ def disposition_label(disposition: str) -> str:
 
 def outcome_label(outcome: str) -> str:
     """What a refused attempt's outcome code means."""
-    names = {
-        "not_permitted": _("refused: not permitted"),
-        "rule_not_met": _("refused: a rule is not met"),
-        "not_found": _("refused: not found"),
-        "conflict": _("refused: someone else acted first"),
-        "invalid_input": _("refused: invalid input"),
-        "rate_limited": _("refused: too many requests"),
-    }
-    return names.get(outcome, outcome)
+    name = _OUTCOME_NAMES.get(outcome)
+    return name() if name is not None else outcome
 
 
 def state_label(decision: Decision) -> str:
@@ -180,7 +188,7 @@ def position_label(definition: Definition, position: str) -> str:
         branch_name, _sep, branch_state = moved.partition(":")
         branch = definition.branch(branch_name)
         inner = next(s for s in branch.states if s.name == branch_state)
-    except StopIteration:
+    except (KeyError, StopIteration):
         return position  # a position no longer in the definition: shown as recorded
     return f"{label} · {pick(branch.label)}: {pick(inner.label)}"
 
