@@ -373,6 +373,22 @@ class AuditChainHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins counted per username or per client address, and the lock they led to.
+
+    Kept in the database, not in a process, so that every application server behind the load
+    balancer counts the same failures and honours the same lock.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    #: "account:<username>" or "address:<client address>"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Notification(Base):
     """A message in one user's in-app inbox: a reminder, an escalation, a follow-up's news."""
 
@@ -462,20 +478,3 @@ class MailOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(String(500), default="")
-
-
-
-class SignInThrottle(Base):
-    """Failed sign-ins counted per username or per client address, and the lock they led to.
-
-    Kept in the database, not in a process, so that every application server behind the load
-    balancer counts the same failures and honours the same lock.
-    """
-
-    __tablename__ = "sign_in_throttles"
-
-    #: "account:<username>" or "address:<client address>"
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
