@@ -90,15 +90,16 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Part
     attachments = AttachmentStore(
         settings.resolved_attachments_path, max_bytes=settings.max_attachment_bytes
     )
+    readers = make_session_factory(engine, writer=False)
     decisions = DecisionService(
         sessions=sessions,
+        readers=readers,
         registry=registry,
         calendar=calendar,
         attachments=attachments,
         clock=clock,
         timezone=settings.timezone,
     )
-    readers = make_session_factory(engine, writer=False)
     mail = (
         MailSettings(settings.smtp_host, settings.smtp_port, settings.smtp_from)
         if settings.smtp_host

@@ -36,6 +36,7 @@ class DecisionService:
         self,
         *,
         sessions: sessionmaker[Session],
+        readers: sessionmaker[Session] | None = None,
         registry: DefinitionRegistry,
         calendar: LegalCalendar,
         attachments: AttachmentStore,
@@ -43,6 +44,9 @@ class DecisionService:
         timezone: str = "Asia/Shanghai",
     ) -> None:
         self.sessions = sessions
+        # Reads take no write lock: on SQLite a writer's session begins IMMEDIATE, which would
+        # queue every page view behind every change (and each other) for nothing.
+        self.readers = readers or sessions
         self.registry = registry
         self.calendar = calendar
         self.attachments = attachments
@@ -329,13 +333,13 @@ class DecisionService:
     # -- reads -----------------------------------------------------------------------------
     def get(self, actor: Actor, decision_id: int) -> DecisionView:
         """A decision the actor may see."""
-        with self.sessions() as session:
+        with self.readers() as session:
             decision, definition = self._load(session, actor, decision_id, None, None)
             return DecisionView.of(decision, definition)
 
     def actions(self, actor: Actor, decision_id: int) -> list[ActionView]:
         """The moves the actor's role may make now, each with what still stands in its way."""
-        with self.sessions() as session:
+        with self.readers() as session:
             decision, definition = self._load(session, actor, decision_id, None, None)
             facts = positions.facts_for_move(session, decision)
             # The service's clock, not the wall clock: the list must agree with what `fire`
