@@ -163,3 +163,27 @@ def test_a_refused_answer_keeps_what_the_clerk_wrote(client, auth, web_parts, we
     page = refused.get_data(as_text=True)
     assert "不超过 5000 字" in page and f"{long_answer}</textarea>" in page
     assert web_parts.follow_ups.get(web_people[Role.SUPERVISOR], follow_up_id).status == "open"
+
+
+def test_an_answer_sent_after_a_colleagues_is_refused_visibly_and_keeps_its_text(
+    client, auth, web_parts, web_people, clock
+):
+    """Two clerks had the follow-up open; the second to send sees why, and their text."""
+    decision_id = new_decision(web_parts, web_people)
+    follow_up_id = web_parts.follow_ups.open(
+        web_people[Role.SUPERVISOR], decision_id, instructions="x", due=clock.today.isoformat()
+    )
+    auth.login(Role.STAFF)
+    path = f"/supervision/follow-ups/{follow_up_id}"
+    token = csrf_token(client, path)
+    # a colleague of the same unit answers first, while this clerk's form is still open
+    web_parts.follow_ups.answer(web_people[Role.STAFF], follow_up_id, answer="已完成第一阶段。")
+    late = "第二份说明：整改将于下月完成。"
+    refused = client.post(f"{path}/answer", data={"csrf_token": token, "answer": late})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert '<div class="refusal" role="alert">' in page  # the reason, with its article
+    assert 'id="answer-follow-up"' not in page  # no form to answer again
+    assert late in page  # what was typed is shown, not lost
+    kept = web_parts.follow_ups.get(web_people[Role.SUPERVISOR], follow_up_id)
+    assert kept.answer == "已完成第一阶段。"
