@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -33,6 +34,10 @@ class ChainCheck:
     broken_at: int | None = None
     zh: str = ""
     en: str = ""
+    #: events 1..earlier were verified by an earlier check of this process, not walked now
+    earlier: int = 0
+    #: when that earlier check walked them (UTC)
+    earlier_at: datetime | None = None
 
 
 def _broken(seq: int, rehashed: int, zh: str, en: str) -> ChainCheck:
@@ -50,13 +55,17 @@ class ChainCheckpoint:
         self.engine = engine
         self._lock = threading.Lock()
         self._seq, self._hash = 0, GENESIS_HASH
+        self._at: datetime | None = None
 
-    def check(self, through: int, own: Iterable[int] = ()) -> ChainCheck:
-        """Verify the chain from event 1 up to `through`, and re-hash the events `own`."""
+    def check(self, through: int, own: Iterable[int] = (), *, full: bool = False) -> ChainCheck:
+        """Verify the chain from event 1 up to `through`, and re-hash the events `own`;
+        `full` walks it all now instead of trusting the stretch this process verified before."""
         with self._lock, self.engine.connect() as connection, connection.begin():
-            seq, link = self._seq, self._hash
+            seq, link, at = self._seq, self._hash, self._at
+            if full:
+                seq, link, at = 0, GENESIS_HASH, None
             if seq and not self._still(connection, seq, link):
-                seq, link = 0, GENESIS_HASH  # the remembered link changed: walk it all again
+                seq, link, at = 0, GENESIS_HASH, None  # the remembered link changed: walk it all
             # a stretch verified before (as part of a longer one) is not walked again
             walked = ChainCheck(True, seq, 0)
             if through > seq:
@@ -67,11 +76,19 @@ class ChainCheckpoint:
                 last = connection.execute(
                     select(AuditEvent.hash).where(AuditEvent.seq == through)
                 ).scalar_one()
-                self._seq, self._hash = through, last
+                self._seq, self._hash, self._at = through, last, datetime.now(UTC)
             mine = self._own(connection, sorted(set(own)))
             if mine is not None:
                 return mine
-            return ChainCheck(True, through, walked.rehashed + len(set(own)))
+            # what was taken on trust from an earlier walk is said, never passed off as now
+            earlier = min(seq, through)
+            return ChainCheck(
+                True,
+                through,
+                walked.rehashed + len(set(own)),
+                earlier=earlier,
+                earlier_at=at if earlier else None,
+            )
 
     @staticmethod
     def _still(connection: Connection, seq: int, link: str) -> bool:

@@ -207,9 +207,11 @@ class Traces:
         self.decisions = decisions
         self.checkpoint = checkpoint
 
-    def trace(self, actor: Actor, decision_id: int, *, step: str = "") -> Trace:
+    def trace(
+        self, actor: Actor, decision_id: int, *, step: str = "", full_check: bool = False
+    ) -> Trace:
         """The decision's trace (only the stays at `step`, if named); NotPermitted/NotFound as
-        reading the decision would be."""
+        reading the decision would be. `full_check` walks the whole chain now."""
         self.decisions.get(actor, decision_id)  # who may see the decision may see its trace
         with self.readers() as session:
             events = read_trace(session, decision_id)
@@ -218,5 +220,5 @@ class Traces:
         if step:
             steps = [s for s in steps if s.state == step]
         newest = max((e.seq for e in events), default=0)
-        check = self.checkpoint.check(newest, own=[e.seq for e in events])
+        check = self.checkpoint.check(newest, own=[e.seq for e in events], full=full_check)
         return Trace(decision_id, tuple(steps), states, check)

@@ -80,7 +80,9 @@ def verify() -> str:
 def trace(decision_id: int) -> str:
     """Per step, who acted, what each signed, said or decided and when, with each event's hash."""
     step = request.args.get("step", "").strip()[:64]
-    found = engine().traces.trace(actor(), decision_id, step=step)  # refuses as reading would
+    full = request.args.get("full") == "1"
+    # refuses as reading the decision would
+    found = engine().traces.trace(actor(), decision_id, step=step, full_check=full)
     with engine().readers() as db:
         decision = db.get(Decision, decision_id)
         if decision is None:

@@ -106,3 +106,19 @@ def test_a_stretch_of_chain_verified_once_is_not_walked_again(parts, people, yea
     assert newer.check.ok and newer.check.rehashed > sum(len(s.events) for s in newer.steps)
     older = parts.traces.trace(people[Role.SUPERVISOR], year.d0)
     assert older.check.ok and older.check.rehashed == sum(len(s.events) for s in older.steps)
+
+
+def test_a_trace_says_what_it_took_from_an_earlier_walk_and_a_full_check_finds_a_later_edit(
+    parts, people, year
+):
+    """An edit after the first walk, in another decision's events, is not passed off as checked
+    now: the trace says which events an earlier walk verified, and a full check finds the edit."""
+    first = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert first.check.ok and first.check.earlier == 0 and first.check.earlier_at is None
+    with tampering(parts) as connection:
+        edit(connection, 2, origin="forged")  # an early event of the year-before decision
+    trusted = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert trusted.check.ok
+    assert trusted.check.earlier == first.check.through and trusted.check.earlier_at is not None
+    full = parts.traces.trace(people[Role.SUPERVISOR], year.d2, full_check=True)
+    assert not full.check.ok and full.check.broken_at == 2

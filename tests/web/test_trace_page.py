@@ -49,3 +49,17 @@ def test_another_department_may_not_read_the_trace(client, auth, web_parts, web_
     year = seed_year(web_parts, web_people, clock)
     auth.login("staff_b")
     assert client.get(f"/supervision/decisions/{year.d2}/trace").status_code == 403
+
+
+def test_a_second_look_says_what_an_earlier_walk_verified_and_offers_a_full_check(
+    client, auth, web_parts, web_people, clock
+):
+    """The banner never passes a remembered walk off as a check made now; ?full=1 walks it all."""
+    year = seed_year(web_parts, web_people, clock)
+    auth.login(Role.SUPERVISOR)
+    path = f"/supervision/decisions/{year.d2}/trace"
+    assert "此刻从第一条事件核验" in client.get(path).get_data(as_text=True)
+    again = client.get(path).get_data(as_text=True)
+    assert "由本服务器于" in again and 'id="full-check"' in again
+    full = client.get(f"{path}?full=1").get_data(as_text=True)
+    assert "此刻从第一条事件核验" in full and 'class="verification ok"' in full
