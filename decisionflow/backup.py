@@ -242,11 +242,24 @@ def _unpack(backup: Path, folder: Path) -> dict[str, Any]:
         raise BackupError(
             f"备份的审计链校验失败，拒绝恢复 / the backup's audit chain is broken; nothing was restored: {checked}"
         )
-    if _facts(database)["audit_head"] != manifest.get("audit_head"):
+    facts = _facts(database)
+    if facts["audit_head"] != manifest.get("audit_head"):
         raise BackupError(
             "备份的审计链头与清单不符 / the backup's chain head differs from its manifest"
         )
-    for sha in manifest.get("attachments", []):
+    listed = manifest.get("attachments")
+    if not isinstance(listed, list) or not all(isinstance(sha, str) for sha in listed):
+        raise BackupError("备份清单的附件列表无效 / the manifest's attachment list is not valid")
+    # Every file the database refers to must be in the backup: a manifest that leaves some out
+    # would restore a database pointing at files that are nowhere.
+    unlisted = sorted(set(facts["attachments"]) - set(listed))
+    if unlisted:
+        raise BackupError(
+            f"备份缺少数据库所引用的 {len(unlisted)} 个附件，拒绝恢复 / the backup lacks "
+            f"{len(unlisted)} attachment files its database refers to (first: {unlisted[0]}); "
+            "nothing was restored"
+        )
+    for sha in listed:
         copy = folder / ATTACHMENTS / sha[:2] / sha
         if not copy.is_file() or _sha256(copy) != sha:
             raise BackupError(

@@ -2,7 +2,8 @@
 
 The counts live in the database (table sign_in_throttles), so that every application server
 behind the load balancer sees the same failures. A lock answers the same whether or not the
-username exists, and a locked attempt is refused before its password is even checked.
+username exists, and a locked attempt is refused before its password is even checked, and
+again, should a lock have come meanwhile, in the transaction that would record its success.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ class SignInOutcome:
     locked_until: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in whose password has been checked but not yet recorded (see SignInGuard.settle)."""
+
+    username: str
+    address: str
+    origin: str
+    actor: Actor | None
+
+
 def account_key(username: str) -> str:
     """The throttle row of a username (whether or not such an account exists)."""
     return f"account:{username}"
@@ -68,46 +79,87 @@ class SignInGuard:
 
     def locked_until(self, username: str, address: str) -> datetime | None:
         """Until when the username or the address is locked, if it is locked now."""
+        return self._locked(account_key(username), address_key(address))
+
+    def account_locked_until(self, username: str) -> datetime | None:
+        """Until when the username alone is locked (not its addresses), if it is locked now."""
+        return self._locked(account_key(username))
+
+    def _locked(self, *keys: str) -> datetime | None:
         now = self.clock()
         with self.readers() as session:
             found = session.scalars(
                 select(SignInThrottle.locked_until).where(
-                    SignInThrottle.key.in_([account_key(username), address_key(address)]),
-                    SignInThrottle.locked_until > now,
+                    SignInThrottle.key.in_(keys), SignInThrottle.locked_until > now
                 )
             ).all()
         return max((t for t in found if t is not None), default=None)
 
     def sign_in(self, username: str, password: str, *, address: str, origin: str) -> SignInOutcome:
         """Check the password unless a lock holds; count a failure, clear the count on success."""
+        refused = self.refused_while_locked(username, address=address, origin=origin)
+        if refused is not None:
+            return refused
+        return self.settle(self.verify(username, password, address=address, origin=origin))
+
+    def refused_while_locked(
+        self, username: str, *, address: str, origin: str
+    ) -> SignInOutcome | None:
+        """Step 1: the refusal (audited) if the username or address is locked, before Argon2."""
         locked = self.locked_until(username, address)
-        if locked is not None:
-            self._record_alone(
-                username,
-                events.SIGN_IN_WHILE_LOCKED,
-                "rate_limited",
-                origin,
-                {"locked_until": locked},
-            )
-            return SignInOutcome(locked_until=locked)
+        if locked is None:
+            return None
+        self._record_alone(
+            username, events.SIGN_IN_WHILE_LOCKED, "rate_limited", origin, {"locked_until": locked}
+        )
+        return SignInOutcome(locked_until=locked)
+
+    def verify(self, username: str, password: str, *, address: str, origin: str) -> Attempt:
+        """Step 2: check the password (Argon2, slow: outside any transaction); nothing recorded."""
         with self.readers() as session:
-            actor = authenticate(session, username, password)  # Argon2: outside any lock
+            actor = authenticate(session, username, password)
+        return Attempt(username=username, address=address, origin=origin, actor=actor)
+
+    def settle(self, attempt: Attempt) -> SignInOutcome:
+        """Step 3: record a checked attempt: a failure counted, or a success unless now locked.
+
+        Attempts sent in parallel all pass step 1 before any of their failures is counted;
+        so a right password is let in only if no lock holds in the very transaction that
+        records it (else the fifth failure's lock would not stop a guess sent beside it).
+        """
         now = self.clock()
+        username, address, origin = attempt.username, attempt.address, attempt.origin
         with self.sessions() as session, session.begin():
-            if actor is not None:
-                session.execute(
-                    delete(SignInThrottle).where(SignInThrottle.key == account_key(username))
-                )
+            if attempt.actor is None:
+                return self._failed(session, username, address, origin=origin, now=now)
+            # On PostgreSQL a failure counted at this moment on another server waits for this
+            # transaction or is seen by it; SQLite's writer (BEGIN IMMEDIATE) is alone anyway.
+            found = session.scalars(
+                select(SignInThrottle.locked_until)
+                .where(SignInThrottle.key.in_([account_key(username), address_key(address)]))
+                .with_for_update()
+            ).all()
+            locked = max((t for t in found if t is not None and t > now), default=None)
+            if locked is not None:
+                # The same answer and the same audit entry as a lock found before the password.
                 events.append(
-                    session,
-                    who=events.audit_actor(actor),
-                    action=events.SIGN_IN,
-                    outcome="done",
-                    now=now,
-                    origin=origin,
-                )
-                return SignInOutcome(actor=actor)
-            return self._failed(session, username, address, origin=origin, now=now)
+                    session, who=events.audit_actor(attempt.actor),
+                    action=events.SIGN_IN_WHILE_LOCKED, outcome="rate_limited", now=now,
+                    origin=origin, detail={"locked_until": locked},
+                )  # fmt: skip
+                return SignInOutcome(locked_until=locked)
+            session.execute(
+                delete(SignInThrottle).where(SignInThrottle.key == account_key(username))
+            )
+            events.append(
+                session,
+                who=events.audit_actor(attempt.actor),
+                action=events.SIGN_IN,
+                outcome="done",
+                now=now,
+                origin=origin,
+            )
+            return SignInOutcome(actor=attempt.actor)
 
     def _failed(
         self, session: Session, username: str, address: str, *, origin: str, now: datetime
@@ -215,7 +267,9 @@ class SignInGuard:
             user = session.get(User, actor.id) if actor.id is not None else None
             stored = user.password_hash if user is not None else ""
         # A session left open is no licence to guess the password: the sign-in lock holds here.
-        if self.locked_until(actor.username, "-") is not None:
+        # Only the account's own lock: the shared "-" address row (sign-ins without an address)
+        # is anybody's, and its lock must not bar every user from changing their password.
+        if self.account_locked_until(actor.username) is not None:
             refusal = InvalidInput(
                 zh="登录失败次数过多，暂时不能修改密码，请稍后再试",
                 en="Too many failed attempts; the password cannot be changed for a while",

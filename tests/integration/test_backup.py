@@ -132,10 +132,14 @@ def _attachment_hashes(parts: Parts) -> set[str]:
         return set(session.scalars(select(Attachment.sha256)))
 
 
-def _rewrite(backup: Path, target: Path, change: dict[str, bytes]) -> None:
-    """Copy a backup, replacing some entries' content (as someone tampering with it would)."""
+def _rewrite(
+    backup: Path, target: Path, change: dict[str, bytes], *, omit: frozenset[str] = frozenset()
+) -> None:
+    """Copy a backup, replacing some entries' content and leaving some out (as a tamperer would)."""
     with tarfile.open(backup) as source, tarfile.open(target, "w") as out:
         for member in source.getmembers():
+            if member.name in omit:
+                continue
             data = change.get(member.name)
             if data is None:
                 extracted = source.extractfile(member)
@@ -194,6 +198,45 @@ def test_a_tampered_backup_is_refused_and_nothing_is_replaced(
         check_backup(swapped)
     assert not Path(url.removeprefix("sqlite:///")).exists()  # nothing was put in place
     assert check_backup(original).audit_events > 0
+
+
+def test_a_backup_whose_manifest_leaves_out_a_file_is_refused(
+    working: Parts, people: People, fresh: tuple[str, Path], tmp_path: Path
+) -> None:
+    """A file the database refers to, dropped from the archive and from the manifest's list, is
+    noticed: restoring would give decisions whose attachments are nowhere."""
+    [decision_id] = _decisions(working)
+    working.decisions.attach_file(
+        people[Role.STAFF], decision_id, filename="意见.txt", content_type="text/plain",
+        data="专家意见：同意".encode(),
+    )  # fmt: skip
+    original = tmp_path / "good.tar"
+    make_backup(
+        working.settings.resolved_database_url,
+        working.settings.resolved_attachments_path,
+        original,
+    )
+    with tarfile.open(original) as archive:
+        extracted = archive.extractfile(MANIFEST)
+        assert extracted is not None
+        manifest = json.loads(extracted.read())
+    kept, dropped = manifest["attachments"]
+    manifest["attachments"] = [kept]
+    short = tmp_path / "short.tar"
+    _rewrite(
+        original,
+        short,
+        {MANIFEST: json.dumps(manifest).encode()},
+        omit=frozenset({f"attachments/{dropped[:2]}/{dropped}"}),
+    )
+    with pytest.raises(BackupError, match=f"lacks 1 attachment files .*first: {dropped}"):
+        check_backup(short)
+    url, attachments = fresh
+    with pytest.raises(BackupError, match="备份缺少数据库所引用的 1 个附件"):
+        restore_backup(short, url, attachments)
+    assert not Path(url.removeprefix("sqlite:///")).exists()  # nothing was put in place
+    assert not attachments.exists() or not any(attachments.rglob("*"))
+    assert check_backup(original).attachments == 2
 
 
 def test_an_archive_reaching_outside_its_folder_is_refused(

@@ -196,3 +196,62 @@ def test_guessing_the_current_password_locks_the_account_too(
     clock.advance(minutes=16)
     parts.sign_in.change_password(staff, current=PASSWORD, new=NEW, origin="web test")
     assert attempt(parts, "staff_a", NEW).actor == staff
+
+
+def test_a_right_guess_sent_beside_the_locking_failures_is_refused(
+    parts: Parts, people: People, clock: Clock
+) -> None:
+    """Guesses sent at once all pass the first lock check; the right one still does not get in.
+
+    The steps of one sign-in are run by hand, with five failures of other attempts recorded
+    after its lock check and password check but before its success would be recorded.
+    """
+    guard = parts.sign_in
+    assert guard.refused_while_locked("staff_a", address=HOME, origin="web test") is None
+    right = guard.verify("staff_a", PASSWORD, address=HOME, origin="web test")
+    assert right.actor == people[Role.STAFF]  # the password was right
+    failures = [
+        guard.settle(guard.verify("staff_a", WRONG, address="10.3.3.3", origin="web test"))
+        for _ in range(5)
+    ]
+    locked = failures[-1].locked_until
+    assert locked == clock.now + timedelta(minutes=15)
+    outcome = guard.settle(right)
+    assert outcome == SignInOutcome(locked_until=locked)  # the lock's answer, nothing more
+    logged = [(e.action, e.outcome) for e in security_log(parts)]
+    assert logged[-1] == (events.SIGN_IN_WHILE_LOCKED, "rate_limited")
+    assert events.SIGN_IN not in [action for action, _ in logged]
+    with parts.readers() as session:  # the failures still count: the refusal cleared nothing
+        row = session.get(SignInThrottle, "account:staff_a")
+        assert row is not None and row.failures == 5
+    assert parts.verify_audit().ok
+
+
+def test_a_right_guess_is_refused_when_its_address_was_locked_meanwhile(
+    parts: Parts, people: People, clock: Clock
+) -> None:
+    """An address locked (twenty failures over many names) after the check stops a right guess."""
+    guard = parts.sign_in
+    right = guard.verify("staff_a", PASSWORD, address=HOME, origin="web test")
+    for i in range(20):
+        guard.settle(guard.verify(f"guess{i}", WRONG, address=HOME, origin="web test"))
+    assert guard.settle(right).locked_until == clock.now + timedelta(minutes=15)
+    # From another address, and once the lock is over, the same password gets in.
+    assert attempt(parts, "staff_a", PASSWORD, address="10.2.2.2").actor == people[Role.STAFF]
+    clock.advance(minutes=15, seconds=1)
+    later = guard.verify("staff_a", PASSWORD, address=HOME, origin="web test")
+    assert guard.settle(later).actor == people[Role.STAFF]
+
+
+def test_sign_ins_without_an_address_do_not_lock_anyone_out_of_changing_a_password(
+    parts: Parts, people: People, clock: Clock
+) -> None:
+    """Twenty failures with no remote address ("-", shared by all such sign-ins) lock that
+    address, but each user may still change their own password: only the account's lock counts."""
+    outcomes = [attempt(parts, f"guess{i}", WRONG, address="-") for i in range(20)]
+    assert outcomes[-1].locked_until is not None  # the shared "-" row is locked now
+    staff = people[Role.STAFF]
+    parts.sign_in.change_password(staff, current=PASSWORD, new=NEW, origin="web test")
+    assert attempt(parts, "staff_a", NEW, address="10.2.2.2").actor == staff
+    changes = [e.outcome for e in security_log(parts) if e.action == events.PASSWORD_CHANGED]
+    assert changes == ["done"]
