@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -136,20 +137,23 @@ def endpoints(base: str, seeded: Seeded, decision_ids: Sequence[int]) -> list[En
         )
 
     api = {"Authorization": f"Bearer {seeded.token}"}
+    once: dict[str, Any] = {"timeout": 60, "allow_redirects": False}
     return [
-        Endpoint("my work", lambda s, n: s.get(f"{base}/work", timeout=60), frozenset({200})),
+        # Redirects are not followed: a page answering with the sign-in page (a lost session)
+        # must count as a failure, not as the 200 the sign-in page would give.
+        Endpoint("my work", lambda s, n: s.get(f"{base}/work", **once), frozenset({200})),
         Endpoint(
-            "decision list", lambda s, n: s.get(f"{base}/decisions/", timeout=60), frozenset({200})
+            "decision list", lambda s, n: s.get(f"{base}/decisions/", **once), frozenset({200})
         ),
         Endpoint(
             "decision page",
-            lambda s, n: s.get(f"{base}/decisions/{pick(n)}", timeout=60),
+            lambda s, n: s.get(f"{base}/decisions/{pick(n)}", **once),
             frozenset({200}),
         ),
         Endpoint("action POST", propose, frozenset({302}), location=re.compile(r"/decisions/\d+$")),
         Endpoint(
             "API GET",
-            lambda s, n: s.get(f"{base}/api/v1/decisions/{pick(n)}", headers=api, timeout=60),
+            lambda s, n: s.get(f"{base}/api/v1/decisions/{pick(n)}", headers=api, **once),
             frozenset({200}),
             signed_in=False,
         ),
