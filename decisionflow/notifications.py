@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import func, select, update
@@ -26,8 +26,13 @@ from decisionflow.roles import ROLE_SCOPES, Role, Scope
 
 #: a mail that failed this often is left for a person to look at (the inbox still has it)
 MAX_MAIL_ATTEMPTS = 5
-#: an unreachable relay must not hold a sweep (or the lock of a mail row) for long
+#: an unreachable relay must not hold a sweep for long
 SMTP_TIMEOUT_SECONDS = 10
+#: how `last_error` says a sender has claimed the mail and is handing it to the relay now
+SENDING = "sending since "
+#: a claim older than this was left by a sender that died mid-way: the mail is tried again
+#: (far beyond one SMTP exchange, whose every step may take SMTP_TIMEOUT_SECONDS)
+CLAIM_LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -170,11 +175,37 @@ class Mailer:
         sent = failed = 0
         tried: list[int] = []
         while sent + failed < limit:
-            # One mail per transaction, its row locked while it is handed to the relay: another
-            # sender skips it (SKIP LOCKED; SQLite's writers queue), and a crash after the
-            # hand-over loses at most that one mark, not a batch.
+            row = self._claim(tried)
+            if row is None:
+                break
+            try:
+                self._send(row)
+            # (UnicodeError, ValueError: an address or header the relay cannot take)
+            except (OSError, smtplib.SMTPException, UnicodeError, ValueError) as err:
+                failed += 1
+                self._settle(row.id, error=f"{type(err).__name__}: {err}")
+                if relay_down(err):
+                    break  # nothing will get through now: the next round tries again
+                # else this one mail is at fault (an address refused): go on with the rest
+            else:
+                sent += 1
+                self._settle(row.id, sent_at=self.clock())
+        return MailReport(sent, failed)
+
+    # Claim, send, settle: the SMTP exchange happens outside any transaction, because on
+    # SQLite a transaction here is the database's one write lock (BEGIN IMMEDIATE), and every
+    # user's action would wait behind the relay (up to its timeout when it is down). The claim
+    # needs no new column: it counts the attempt and writes SENDING and the time into
+    # `last_error`, in one short transaction that holds the row (FOR UPDATE SKIP LOCKED on
+    # PostgreSQL, the write lock on SQLite), so a second sender sees the claim and passes the
+    # mail by. The time is a lease: a sender that died between claim and settle leaves the
+    # claim behind, and after CLAIM_LEASE the mail is tried again (counted, so not forever).
+    def _claim(self, tried: list[int]) -> MailOutbox | None:
+        """Take the next waiting mail nobody else is sending; None when there is none."""
+        while True:
+            now = self.clock()
             with self.sessions() as session, session.begin():
-                query = (
+                row = session.scalars(
                     select(MailOutbox)
                     .where(
                         MailOutbox.sent_at.is_(None),
@@ -184,28 +215,29 @@ class Mailer:
                     .order_by(MailOutbox.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
-                )
-                row = session.scalars(query).first()
+                ).first()
                 if row is None:
-                    break
+                    return None
                 tried.append(row.id)
-                try:
-                    self._send(row)
-                # (UnicodeError, ValueError: an address or header the relay cannot take)
-                except (OSError, smtplib.SMTPException, UnicodeError, ValueError) as err:
-                    row.attempts += 1
-                    row.last_error = f"{type(err).__name__}: {err}"[:500]
-                    failed += 1
-                    if isinstance(
-                        err, (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)
-                    ):
-                        break  # the relay is down: try again next round
-                    # else this one mail is at fault (an address refused): go on with the rest
-                else:
-                    row.attempts += 1
-                    row.sent_at = self.clock()
-                    sent += 1
-        return MailReport(sent, failed)
+                claimed = _claimed_at(row.last_error)
+                if claimed is not None and now - claimed < CLAIM_LEASE:
+                    continue  # another sender is handing it to the relay right now
+                row.attempts += 1
+                row.last_error = f"{SENDING}{now.isoformat()}"
+                return row
+
+    def _settle(self, mail_id: int, *, sent_at: datetime | None = None, error: str = "") -> None:
+        """Record how the claimed mail's sending ended."""
+        with self.sessions() as session, session.begin():
+            if sent_at is not None:
+                values: dict[str, object] = {"sent_at": sent_at, "last_error": ""}
+                session.execute(update(MailOutbox).where(MailOutbox.id == mail_id).values(values))
+            else:
+                session.execute(
+                    update(MailOutbox)
+                    .where(MailOutbox.id == mail_id, MailOutbox.sent_at.is_(None))
+                    .values(last_error=error[:500])
+                )
 
     def _send(self, row: MailOutbox) -> None:
         assert self.mail is not None
@@ -217,6 +249,31 @@ class Mailer:
         message.set_content(row.body)
         with smtplib.SMTP(self.mail.host, self.mail.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
             smtp.send_message(message)
+
+
+def relay_down(err: Exception) -> bool:
+    """Whether a sending failure says the relay is unreachable (stop) rather than this mail is bad.
+
+    smtplib's errors are OSErrors too, so "OSError" alone would call every refusal an outage.
+    """
+    if isinstance(err, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        # 421: the server is closing the connection (busy, shutting down), not refusing the address
+        return any(code == 421 for code, _ in err.recipients.values())
+    if isinstance(err, smtplib.SMTPResponseException):
+        return err.smtp_code == 421
+    return isinstance(err, OSError) and not isinstance(err, smtplib.SMTPException)
+
+
+def _claimed_at(last_error: str) -> datetime | None:
+    """When a sender claimed the mail, if it is claimed (see Mailer._claim)."""
+    if not last_error.startswith(SENDING):
+        return None
+    try:
+        return datetime.fromisoformat(last_error.removeprefix(SENDING))
+    except ValueError:
+        return None
 
 
 class Inbox:

@@ -265,19 +265,31 @@ class Sweeper:
         """Send every reminder and escalation due today that was not sent before; then the mail."""
         today = today or self.today()
         report = SweepReport()
+        busy: list[int] = []
         for decision_id in self._candidates(today):
             report.decisions_checked += 1
-            try:
-                self._deliver(decision_id, today, report)
-            except (_Busy, Conflict):
-                # held by another sweep or a person acting on it: whoever runs next sends it
-                report.skipped_busy += 1
-            except _NothingNew:
-                pass
+            if not self._try(decision_id, today, report):
+                busy.append(decision_id)
+        # A decision held by a person's move (or another sweep) is tried once more at the end,
+        # when the move has most likely committed: otherwise its reminder would wait a whole
+        # cron period. If the other sweep sent it meanwhile, the claimed keys make this a no-op.
+        for decision_id in busy:
+            if not self._try(decision_id, today, report):
+                report.skipped_busy += 1  # still held: whoever runs next sends it
         if send_mail:
             mail = self.mailer.send_pending()
             report.mails_sent, report.mails_failed = mail.sent, mail.failed
         return report
+
+    def _try(self, decision_id: int, today: date, report: SweepReport) -> bool:
+        """Deliver what is due on one decision; False if someone else holds it now."""
+        try:
+            self._deliver(decision_id, today, report)
+        except (_Busy, Conflict):
+            return False
+        except _NothingNew:
+            pass
+        return True
 
     def _deliver(self, decision_id: int, today: date, report: SweepReport) -> None:
         """Claim the decision, claim each notice's key, and notify for the keys won; audited."""

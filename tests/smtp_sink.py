@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,8 +29,30 @@ class Sink:
     port: int
     mails: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: addresses the server refuses at RCPT TO (550), as a relay does an unknown mailbox
+    refuse: set[str] = field(default_factory=set)
+    #: every refused RCPT TO, in order
+    refused: list[str] = field(default_factory=list)
+    #: when set, DATA waits for `release` before accepting; `arrived` says it is waiting
+    held: bool = False
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            with self.lock:
+                self.refused.append(address)
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.held:
+            self.arrived.set()
+            # waited for off the server's event loop, which must keep running
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.mails.append(parsed)  # type: ignore[arg-type]
@@ -42,12 +65,15 @@ class Sink:
 
 
 @contextmanager
-def smtp_sink(port: int | None = None) -> Iterator[Sink]:
+def smtp_sink(
+    port: int | None = None, *, refuse: set[str] | None = None, held: bool = False
+) -> Iterator[Sink]:
     """Run an SMTP server on 127.0.0.1 (a free port unless given) for the block's duration."""
-    sink = Sink(port or free_port())
+    sink = Sink(port or free_port(), refuse=set(refuse or ()), held=held)
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     try:
         yield sink
     finally:
+        sink.release.set()
         controller.stop()

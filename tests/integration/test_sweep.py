@@ -13,12 +13,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from decisionflow.bootstrap import Parts, build
 from decisionflow.cli import main
-from decisionflow.models import AuditEvent, MailOutbox, Notification, ReminderSent, User
+from decisionflow.models import AuditEvent, Decision, MailOutbox, Notification, ReminderSent, User
+from decisionflow.notifications import MAX_MAIL_ATTEMPTS
 from decisionflow.roles import Role
 from decisionflow.sweep import SweepReport
 from tests.conftest import Clock, People, settings_for
@@ -263,3 +265,140 @@ def test_two_cron_jobs_at_once_send_each_reminder_once(parts, people, clock, tmp
         assert len(sink.to("supervisor_a@gov.test")) == 3
     with parts.readers() as session:
         assert len(session.scalars(select(Notification)).all()) == 6
+
+
+def outbox(parts: Parts, address: str) -> list[MailOutbox]:
+    """The outbox rows of one address, oldest first."""
+    with parts.readers() as session:
+        return list(
+            session.scalars(
+                select(MailOutbox).where(MailOutbox.recipient == address).order_by(MailOutbox.id)
+            )
+        )
+
+
+def test_a_refused_address_holds_up_no_other_mail(parts, people, clock, tmp_path):
+    """The relay refuses a mistyped address: every other mail of the run still goes out; the
+    refused one is tried again by later sweeps and left alone after the maximum attempts."""
+    give_emails(parts, people)
+    mistyped = "government_office_a@gov.tset"
+    parts.admin.set_email(people[Role.ADMIN], username="government_office_a", email=mistyped)
+    dues = [filing_document(parts, people, clock)[1] for _ in range(2)]
+    day = max(dues) + timedelta(days=1)  # the office's mail is first in the outbox each time
+    with smtp_sink(refuse={mistyped}) as sink:
+        mailing = with_mail(parts, sink.port, clock, tmp_path)
+        try:
+            first = mailing.sweeper.sweep(today=day)
+            assert (first.overdue, first.mails_sent, first.mails_failed) == (4, 2, 2)
+            assert len(sink.to("supervisor_a@gov.test")) == 2
+            later = [mailing.sweeper.sweep(today=day) for _ in range(MAX_MAIL_ATTEMPTS)]
+        finally:
+            mailing.dispose()
+        assert [(r.mails_sent, r.mails_failed) for r in later] == [(0, 2)] * (
+            MAX_MAIL_ATTEMPTS - 1
+        ) + [(0, 0)]
+        assert sink.refused == [mistyped] * (2 * MAX_MAIL_ATTEMPTS)
+        assert sink.to(mistyped) == []
+    refused = outbox(parts, mistyped)
+    assert len(refused) == 2
+    for row in refused:
+        assert row.sent_at is None and row.attempts == MAX_MAIL_ATTEMPTS
+        assert "SMTPRecipientsRefused" in row.last_error and "550" in row.last_error
+    assert [row.attempts for row in outbox(parts, "supervisor_a@gov.test")] == [1, 1]
+    assert len(inbox(parts, "government_office_a")) == 2  # the inbox has them all the same
+
+
+def test_a_relay_that_is_down_stops_the_round_without_using_up_every_mail(
+    parts, people, clock, tmp_path
+):
+    """Nothing listens: the first mail's failure ends the round; the others keep their attempts."""
+    give_emails(parts, people)
+    _, due = filing_document(parts, people, clock)
+    mailing = with_mail(parts, free_port(), clock, tmp_path)
+    try:
+        report = mailing.sweeper.sweep(today=due + timedelta(days=1))
+    finally:
+        mailing.dispose()
+    assert (report.overdue, report.mails_sent, report.mails_failed) == (2, 0, 1)
+    [office] = outbox(parts, "government_office_a@gov.test")
+    [supervisor] = outbox(parts, "supervisor_a@gov.test")
+    assert office.attempts == 1 and "ConnectionRefusedError" in office.last_error
+    assert (supervisor.attempts, supervisor.last_error) == (0, "")
+
+
+def test_people_act_while_a_mail_is_on_its_way(parts, people, clock, tmp_path):
+    """A slow mail server holds no one up: the office files the document while the reminder
+    about it is still being handed to the relay, and the reminder is delivered all the same."""
+    give_emails(parts, people)
+    decision_id, due = filing_document(parts, people, clock)
+    results: list[Any] = []
+    with smtp_sink(held=True) as sink:
+        mailing = with_mail(parts, sink.port, clock, tmp_path)
+
+        def sweep() -> None:
+            try:
+                results.append(mailing.sweeper.sweep(today=due - timedelta(days=1)))
+            except Exception as err:  # reported by the test, not lost in the thread
+                results.append(err)
+
+        thread = threading.Thread(target=sweep)
+        try:
+            thread.start()
+            assert sink.arrived.wait(timeout=60), results
+            # (were the mail sent inside a writer transaction, this move would wait on SQLite
+            # until the relay gave up, and the mail would count as failed)
+            parts.decisions.fire(
+                people[Role.GOVERNMENT_OFFICE],
+                decision_id,
+                "file_with_authority",
+                {
+                    "filing_body": "市人民政府",
+                    "filed_on": clock.today.isoformat(),
+                    "receipt_number": "备-2",
+                },
+            )
+            assert sink.mails == []  # still on its way
+        finally:
+            sink.release.set()
+            thread.join(timeout=120)
+            mailing.dispose()
+        [report] = results
+        assert (report.reminders, report.mails_sent, report.mails_failed) == (1, 1, 0)
+        assert len(sink.to("government_office_a@gov.test")) == 1
+    with parts.readers() as session:
+        assert session.get(Decision, decision_id).state == "filed"  # type: ignore[union-attr]
+
+
+def test_a_decision_busy_with_a_move_is_reminded_in_the_same_sweep(
+    parts, people, clock, monkeypatch
+):
+    """PostgreSQL: a person's move holds the decision's row when the sweep reaches it; the sweep
+    comes back to it at the end, so the reminder is not a whole cron period late."""
+    if parts.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers queue: the sweep waits for the move instead of skipping")
+    decision_id, due = filing_document(parts, people, clock)
+    holder = parts.engine.connect()
+    move = holder.begin()
+    holder.execute(select(Decision.id).where(Decision.id == decision_id).with_for_update())
+    deliver = parts.sweeper._deliver
+    tried: list[int] = []
+
+    def deliver_then_release(decision: int, today: date, report: SweepReport) -> None:
+        tried.append(decision)
+        try:
+            deliver(decision, today, report)
+        finally:
+            if move.is_active:
+                move.commit()  # the person's move commits after the sweep's first pass
+
+    monkeypatch.setattr(parts.sweeper, "_deliver", deliver_then_release)
+    try:
+        report = parts.sweeper.sweep(today=due + timedelta(days=1))
+    finally:
+        if move.is_active:
+            move.rollback()
+        holder.close()
+    assert tried == [decision_id, decision_id]
+    assert (report.overdue, report.skipped_busy) == (2, 0)
+    assert [n.kind for n in inbox(parts, "government_office_a")] == ["overdue"]
+    assert [n.kind for n in inbox(parts, "supervisor_a")] == ["escalation"]
