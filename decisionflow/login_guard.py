@@ -270,11 +270,7 @@ class SignInGuard:
         # Only the account's own lock: the shared "-" address row (sign-ins without an address)
         # is anybody's, and its lock must not bar every user from changing their password.
         if self.account_locked_until(actor.username) is not None:
-            refusal = InvalidInput(
-                zh="登录失败次数过多，暂时不能修改密码，请稍后再试",
-                en="Too many failed attempts; the password cannot be changed for a while",
-                fields={"current_password": ("暂时锁定", "locked for a while")},
-            )
+            refusal = _password_change_locked()
         elif user is None or not check_password(stored, current):
             guessed = True
             refusal = InvalidInput(
@@ -308,14 +304,42 @@ class SignInGuard:
             raise refusal
         new_hash = hash_password(new)
         with self.sessions() as session, session.begin():
-            row = session.get(User, actor.id)
-            assert row is not None  # checked above; accounts are deactivated, never deleted
-            row.password_hash = new_hash
-            events.append(
-                session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
-                outcome="done", now=now, origin=origin,
-            )  # fmt: skip
+            # As at sign-in: guesses sent in parallel all passed the check above before any
+            # was counted, so the lock is read again in the transaction that would store it.
+            locked = session.scalars(
+                select(SignInThrottle.locked_until)
+                .where(
+                    SignInThrottle.key == account_key(actor.username),
+                    SignInThrottle.locked_until > now,
+                )
+                .with_for_update()
+            ).first()
+            if locked is not None:
+                refusal = _password_change_locked()
+                events.append(
+                    session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
+                    outcome=refusal.code, now=now, origin=origin,
+                    detail={"refusal": {"zh": refusal.zh, "en": refusal.en}},
+                )  # fmt: skip
+            else:
+                row = session.get(User, actor.id)
+                assert row is not None  # checked above; accounts are deactivated, never deleted
+                row.password_hash = new_hash
+                events.append(
+                    session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
+                    outcome="done", now=now, origin=origin,
+                )  # fmt: skip
+        if refusal is not None:
+            raise refusal
         return password_mark(new_hash)
+
+
+def _password_change_locked() -> InvalidInput:
+    return InvalidInput(
+        zh="登录失败次数过多，暂时不能修改密码，请稍后再试",
+        en="Too many failed attempts; the password cannot be changed for a while",
+        fields={"current_password": ("暂时锁定", "locked for a while")},
+    )
 
 
 def password_mark(password_hash: str) -> str:

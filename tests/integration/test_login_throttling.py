@@ -255,3 +255,33 @@ def test_sign_ins_without_an_address_do_not_lock_anyone_out_of_changing_a_passwo
     assert attempt(parts, "staff_a", NEW, address="10.2.2.2").actor == staff
     changes = [e.outcome for e in security_log(parts) if e.action == events.PASSWORD_CHANGED]
     assert changes == ["done"]
+
+
+def test_a_right_current_password_sent_beside_the_locking_guesses_changes_nothing(
+    parts: Parts, people: People, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the change form too, guesses sent at once all pass the first lock check: the right
+    one is still refused if the lock was set before its new password would be stored.
+
+    Five wrong guesses of other requests are recorded at the moment this request, its current
+    password found right, hashes the new one (just before it would store it).
+    """
+    import decisionflow.login_guard as login_guard
+
+    staff = people[Role.STAFF]
+    real_hash = login_guard.hash_password
+
+    def guesses_land_meanwhile(password: str) -> str:
+        monkeypatch.setattr(login_guard, "hash_password", real_hash)  # only this once
+        for _ in range(5):
+            attempt(parts, "staff_a", WRONG, address="10.3.3.3")
+        return real_hash(password)
+
+    monkeypatch.setattr(login_guard, "hash_password", guesses_land_meanwhile)
+    with pytest.raises(InvalidInput, match="cannot be changed for a while"):
+        parts.sign_in.change_password(staff, current=PASSWORD, new=NEW, origin="web test")
+    clock.advance(minutes=16)
+    assert attempt(parts, "staff_a", PASSWORD).actor == staff  # the old password still holds
+    changes = [(e.action, e.outcome) for e in security_log(parts) if e.action == "change_password"]
+    assert changes == [("change_password", "invalid_input")]
+    assert parts.verify_audit().ok
