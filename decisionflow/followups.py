@@ -308,7 +308,18 @@ class FollowUps:
                 has_permission(actor.role, Permission.FOLLOWUP_MANAGE)
                 or _may_answer(session, actor, decision)
             ):
-                raise NotPermitted(zh="您不能查看这项督办", en="You may not see this follow-up")
+                raise NotPermitted(
+                    zh="您不能查看这项督办",
+                    en="You may not see this follow-up",
+                    unmet=[
+                        Unmet(
+                            rule="role:supervisor_or_unit",
+                            article=ARTICLE,
+                            zh="只有监督人员和须答复的承办单位、执行单位可以查看",
+                            en="Only supervisors and the unit that must answer may see it",
+                        )
+                    ],
+                )
             return self._view(session, follow_up, decision)
 
     def may_answer(self, actor: Actor, follow_up_id: int) -> bool:

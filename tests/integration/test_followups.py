@@ -107,6 +107,7 @@ def test_only_the_decisions_own_units_answer(parts, people, clock):
         with pytest.raises(NotPermitted) as refused:
             parts.follow_ups.answer(outsider, follow_up_id, answer="…")
         assert "undertaking or executing unit" in refused.value.en
+        assert refused.value.unmet[0].article == "Art 34, Art 38"
     refusals = audit_of(parts, "answer_follow_up")
     assert [e.outcome for e in refusals] == ["not_permitted"] * 4
     assert {e.decision_id for e in refusals} == {decision_id}
@@ -114,6 +115,15 @@ def test_only_the_decisions_own_units_answer(parts, people, clock):
     with pytest.raises(RuleNotMet) as twice:
         parts.follow_ups.answer(people[Role.STAFF], follow_up_id, answer="再答一次")
     assert "already answered" in twice.value.en
+    assert twice.value.unmet[0].article == "Art 34, Art 38"
+    with pytest.raises(NotPermitted) as not_a_supervisor:
+        parts.follow_ups.close(people[Role.STAFF], follow_up_id, note="自行办结")
+    assert not_a_supervisor.value.unmet[0].article == "Art 34, Art 38"
+    parts.follow_ups.close(people[Role.SUPERVISOR], follow_up_id)
+    with pytest.raises(RuleNotMet) as closed:
+        parts.follow_ups.close(people[Role.SUPERVISOR], follow_up_id)
+    assert closed.value.unmet[0].article == "Art 34, Art 38"
+    assert parts.follow_ups.get(people[Role.STAFF], follow_up_id).status == "closed"
 
 
 def test_a_follow_up_needs_instructions_and_a_date_not_in_the_past(parts, people, clock):
@@ -170,8 +180,9 @@ def test_lists_show_supervisors_everything_and_units_their_own(parts, people, cl
     assert [(v.decision_id, v.overdue) for v in listed] == [(theirs, True), (ours, False)]
     assert [v.decision_id for v in parts.follow_ups.listing(people[Role.STAFF])] == [ours]
     assert parts.follow_ups.listing(people[Role.LEGAL_OFFICER]) == []
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotPermitted) as hidden:
         parts.follow_ups.get(people.staff_b, listed[1].id)
+    assert hidden.value.unmet[0].article == "Art 34, Art 38"
 
 
 def test_the_inbox_lists_unread_first_and_marks_only_ones_own_read(parts, people, clock):
