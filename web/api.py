@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
@@ -20,15 +19,13 @@ from decisionflow.errors import DecisionFlowError, InvalidInput, NotFound
 from decisionflow.queries import MAX_PAGE_SIZE
 from decisionflow.views import ActionView, DecisionView
 from web.errors import status_of
+from web.numbers import whole_number
 from web.openapi import openapi_document
 from web.parts import engine
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PROBLEM = "application/problem+json"
-#: decisions.id is a 32-bit INTEGER: a larger number names no decision (and would crash the driver)
-MAX_ID = 2**31 - 1
-_DIGITS = re.compile(r"[0-9]+")
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> Response:
@@ -96,7 +93,7 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return response
         g.api_actor = found
         decision_id = kwargs.get("decision_id")
-        if isinstance(decision_id, int) and decision_id > MAX_ID:
+        if isinstance(decision_id, int) and decision_id > queries.MAX_ID:
             raise NotFound(
                 zh=f"没有编号为 {decision_id} 的决策", en=f"No decision number {decision_id}"
             )
@@ -254,15 +251,7 @@ def _move() -> tuple[dict[str, Any], int | None, str | None]:
 
 def _per_page() -> int:
     """The page size asked for (1 to 100); what is no number is ignored."""
-
-    def number(text: str, default: int, most: int) -> int:
-        # ASCII digits only ("²".isdigit() holds, and int("²") raises); a number too long to
-        # be meant is taken as the most (int() of 5000 digits would raise, too).
-        if not _DIGITS.fullmatch(text):
-            return default
-        return max(1, min(int(text) if len(text) <= 9 else most, most))
-
-    return number(request.args.get("per_page", "20"), 20, MAX_PAGE_SIZE)
+    return max(1, whole_number(request.args.get("per_page", ""), 20, most=MAX_PAGE_SIZE))
 
 
 @bp.get("/openapi.json")
