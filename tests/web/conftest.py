@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,13 @@ from flask.testing import FlaskClient
 from decisionflow.bootstrap import Parts, build
 from decisionflow.roles import Role
 from tests.conftest import PASSWORD, Clock, People, make_people, settings_for
+from tests.helpers import drive
 from web import create_app
+
+#: department A's decision: a title, file and comment no outsider's page may show
+TITLE = "甲局旧城改造补偿方案"
+SECRET_FILE = "区片,地价\n一,100\n".encode()
+COMMENT = "建议公开测算依据"
 
 
 @pytest.fixture
@@ -80,3 +87,37 @@ class Auth:
 def auth(client: FlaskClient, web_people: People) -> Auth:
     """The sign-in helper."""
     return Auth(client, web_people)
+
+
+@dataclass(frozen=True)
+class OpenForComment:
+    """Department A's decision open for comment, with a file and a public comment on it, by id."""
+
+    decision_id: int
+    attachment_id: int
+    comment_id: int
+    version: int
+
+
+def open_for_comment(parts: Parts, people: People, clock: Clock) -> OpenForComment:
+    """A decision every account role can reach: executed by A, its expert named, a file on it."""
+    view = drive(
+        parts,
+        people,
+        clock,
+        through="request_expert_opinions",
+        title=TITLE,
+        executing_unit="housing",
+    )
+    attached = parts.decisions.attach_file(
+        people[Role.STAFF],
+        view.id,
+        filename="测算表.csv",
+        content_type="text/csv",
+        data=SECRET_FILE,
+    )
+    parts.participation.submit_comment(view.id, text=COMMENT, address="10.0.0.3")
+    with parts.sessions() as session:
+        [comment] = parts.participation.comments(session, view.id)
+    version = parts.decisions.get(people[Role.SUPERVISOR], view.id).version
+    return OpenForComment(view.id, attached.id, comment.id, version)

@@ -17,11 +17,10 @@ from decisionflow.bootstrap import Parts
 from decisionflow.demo import StepContext
 from decisionflow.roles import ACCOUNT_ROLES, Role
 from tests.conftest import Clock, People
-from tests.helpers import drive, snapshot, step_named
-from tests.web.conftest import Auth, csrf_token
+from tests.helpers import snapshot, step_named
+from tests.web.conftest import TITLE, Auth, csrf_token, open_for_comment
+from tests.web.conftest import OpenForComment as Scene
 
-#: a title no page may show to someone who may not see the decision
-TITLE = "甲局旧城改造补偿方案"
 EVERYONE = frozenset(ACCOUNT_ROLES)
 ADMIN = frozenset({Role.ADMIN})
 #: the roles that read the statistics (a clerk: the own department's)
@@ -118,39 +117,10 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Scene:
-    """Department A's decision, open for comment, with experts named and a file attached."""
-
-    decision_id: int
-    attachment_id: int
-    version: int
-    comment_id: int
-
-
 @pytest.fixture
 def scene(web_parts: Parts, web_people: People, clock: Clock) -> Scene:
     """A decision every account role can reach: executed by A, its expert named, a file on it."""
-    view = drive(
-        web_parts,
-        web_people,
-        clock,
-        through="request_expert_opinions",
-        title=TITLE,
-        executing_unit="housing",
-    )
-    attached = web_parts.decisions.attach_file(
-        web_people[Role.STAFF],
-        view.id,
-        filename="测算表.csv",
-        content_type="text/csv",
-        data="区片,地价\n一,100\n".encode(),
-    )
-    web_parts.participation.submit_comment(view.id, text="建议公开测算依据", address="10.0.0.3")
-    with web_parts.sessions() as session:
-        [comment] = web_parts.participation.comments(session, view.id)
-    version = web_parts.decisions.get(web_people[Role.SUPERVISOR], view.id).version
-    return Scene(view.id, attached.id, version, comment.id)
+    return open_for_comment(web_parts, web_people, clock)
 
 
 def test_the_matrix_covers_every_route(app: Flask) -> None:

@@ -8,7 +8,7 @@ Each answer is 403 or 404 without A's data, and nothing changes.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,58 +21,43 @@ from decisionflow.bootstrap import Parts
 from decisionflow.models import Notification
 from decisionflow.roles import Role
 from tests.conftest import Clock, People
-from tests.helpers import drive, snapshot
-from tests.web.conftest import Auth, csrf_token
+from tests.helpers import snapshot
+from tests.web.conftest import (
+    COMMENT,
+    SECRET_FILE,
+    TITLE,
+    Auth,
+    OpenForComment,
+    csrf_token,
+    open_for_comment,
+)
 
-TITLE = "甲局旧城改造补偿方案"
-SECRET_FILE = "区片,地价\n一,100\n".encode()
-COMMENT = "建议公开测算依据"
 INSTRUCTIONS = "请于期限内说明补偿标准测算依据"
 API = "/api/v1"
 
 
 @dataclass(frozen=True)
-class Scene:
-    """Department A's objects, by id."""
+class Scene(OpenForComment):
+    """Department A's objects, by id: the decision, its file and comment, and a follow-up."""
 
-    decision: int
-    attachment: int
-    comment: int
     follow_up: int
-    version: int
 
 
 @pytest.fixture
 def scene(web_parts: Parts, web_people: People, clock: Clock) -> Scene:
     """A's decision open for comment, a file on it, a public comment and a supervisor's follow-up."""
-    view = drive(
-        web_parts,
-        web_people,
-        clock,
-        through="request_expert_opinions",
-        title=TITLE,
-        executing_unit="housing",
-    )
-    attached = web_parts.decisions.attach_file(
-        web_people[Role.STAFF],
-        view.id,
-        filename="测算表.csv",
-        content_type="text/csv",
-        data=SECRET_FILE,
-    )
-    web_parts.participation.submit_comment(view.id, text=COMMENT, address="10.0.0.3")
-    with web_parts.sessions() as session:
-        [comment] = web_parts.participation.comments(session, view.id)
+    base = open_for_comment(web_parts, web_people, clock)
     due = (clock.today + timedelta(days=20)).isoformat()
     follow_up = web_parts.follow_ups.open(
-        web_people[Role.SUPERVISOR], view.id, instructions=INSTRUCTIONS, due=due
+        web_people[Role.SUPERVISOR], base.decision_id, instructions=INSTRUCTIONS, due=due
     )
-    version = web_parts.decisions.get(web_people[Role.SUPERVISOR], view.id).version
-    return Scene(view.id, attached.id, comment.id, follow_up, version)
+    return Scene(**asdict(base), follow_up=follow_up)
 
 
-def _shows_nothing_of_a(response: Any, where: str) -> None:
-    assert response.status_code in (403, 404), f"{where}: {response.status_code}"
+def _shows_nothing_of_a(
+    response: Any, where: str, *, statuses: tuple[int, ...] = (403, 404)
+) -> None:
+    assert response.status_code in statuses, f"{where}: {response.status_code}"
     body = response.data.decode("utf-8", "replace")
     for secret in (TITLE, COMMENT, INSTRUCTIONS, "区片"):
         assert secret not in body, f"{where} shows {secret!r}"
@@ -85,7 +70,7 @@ def test_pages_and_forms_of_a_are_closed_to_b(
     """Every page and form naming A's objects answers B with 403/404 and shows none of A's data."""
     auth.login(username)
     token = csrf_token(client, "/work")
-    d, a, c, f = scene.decision, scene.attachment, scene.comment, scene.follow_up
+    d, a, c, f = scene.decision_id, scene.attachment_id, scene.comment_id, scene.follow_up
     before = snapshot(web_parts, d)
     gets = [
         f"/decisions/{d}",
@@ -120,7 +105,7 @@ def test_bs_token_reaches_nothing_of_a_through_the_api(
     """Another system acting as B's clerk gets 403/404 problem documents for A's objects."""
     token = web_parts.tokens.issue(SYSTEM, username="staff_b", name="B's OA system")
     headers = {"Authorization": f"Bearer {token}"}
-    d = scene.decision
+    d = scene.decision_id
     before = snapshot(web_parts, d)
     for path in (
         f"/decisions/{d}",
@@ -163,15 +148,17 @@ def test_a_comment_or_file_id_of_a_under_bs_own_decision_is_not_found(
     auth.login("staff_b")
     token = csrf_token(client, "/work")
     _shows_nothing_of_a(
-        client.get(f"/decisions/{own.id}/attachments/{scene.attachment}"), "file under own"
+        client.get(f"/decisions/{own.id}/attachments/{scene.attachment_id}"),
+        "file under own",
+        statuses=(404,),
     )
     disposed = client.post(
-        f"/decisions/{own.id}/comments/{scene.comment}/disposition",
+        f"/decisions/{own.id}/comments/{scene.comment_id}/disposition",
         data={"disposition": "adopted", "reason": "采纳", "csrf_token": token},
     )
-    _shows_nothing_of_a(disposed, "comment under own")
+    _shows_nothing_of_a(disposed, "comment under own", statuses=(404,))
     with web_parts.sessions() as session:
-        [comment] = web_parts.participation.comments(session, scene.decision)
+        [comment] = web_parts.participation.comments(session, scene.decision_id)
     assert comment.disposition is None
 
 
@@ -186,11 +173,14 @@ def test_someone_elses_notification_cannot_be_marked_read(
             )
         )
     assert theirs, "opening a follow-up notifies department A"
+    assert all(n.read_at is None for n in theirs)
     auth.login("staff_b")
     token = csrf_token(client, "/work")
     for note in theirs:
         response = client.post(f"/inbox/{note.id}/read", data={"csrf_token": token})
-        assert response.status_code in (302, 403, 404)
+        # not B's: not found, as if it did not exist (a redirect would be a mark made or a
+        # sign-in page, neither of which this test is about)
+        assert response.status_code == 404, note.id
     with web_parts.readers() as session:
         still = {
             n.id: n.read_at
@@ -225,7 +215,7 @@ def test_no_path_leads_out_of_its_folder(
     """Climbing out of the static folder or an attachment's address finds nothing (404)."""
     auth.login(Role.SUPERVISOR)
     # (Werkzeug first folds a doubled slash with a redirect: followed, it is still not found.)
-    response = client.get(path.format(d=scene.decision), follow_redirects=True)
+    response = client.get(path.format(d=scene.decision_id), follow_redirects=True)
     assert response.status_code in (400, 404), path
     body = response.get_data(as_text=True)
     assert "SECRET_KEY" not in body and "root:" not in body, path
@@ -237,7 +227,7 @@ def test_a_file_is_served_from_its_content_hash_only(
     """The stored name is the SHA-256 of the content: what a user named the file never
     becomes a path, and the download is an attachment, never rendered."""
     auth.login(Role.STAFF)
-    response = client.get(f"/decisions/{scene.decision}/attachments/{scene.attachment}")
+    response = client.get(f"/decisions/{scene.decision_id}/attachments/{scene.attachment_id}")
     assert response.status_code == 200 and response.data == SECRET_FILE
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Content-Type"] == "application/octet-stream"
