@@ -7,7 +7,8 @@ reminder first claims its row in `reminders_sent`, whose unique key refuses a se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -169,8 +170,19 @@ class Sweeper:
     def _kind(self, due: date, today: date) -> str | None:
         return notice_kind(due, today, calendar=self.calendar, window=self.window)
 
-    def _plan(self, session: Session, decision: Decision, today: date) -> list[Notice]:
-        """Every notice due on the decision today, sent or not."""
+    def _plan(
+        self,
+        session: Session,
+        decision: Decision,
+        today: date,
+        *,
+        open_follow_ups: Sequence[FollowUp] | None = None,
+    ) -> list[Notice]:
+        """Every notice due on the decision today, sent or not.
+
+        `open_follow_ups`: the decision's open follow-ups when the caller read them already
+        (the candidate scan reads all of them in one query); otherwise they are read here.
+        """
         notices: list[Notice] = []
         definition = self._definition(session, decision)
         supervisors: list[User] | None = None
@@ -196,14 +208,20 @@ class Sweeper:
                         for user in supervisors
                         if user.id not in {p.id for p in people}
                     ]
-        open_follow_ups = session.scalars(
-            select(FollowUp).where(FollowUp.decision_id == decision.id, FollowUp.status == "open")
-        )
+        if open_follow_ups is None:
+            open_follow_ups = session.scalars(
+                select(FollowUp).where(
+                    FollowUp.decision_id == decision.id, FollowUp.status == "open"
+                )
+            ).all()
+        unit: list[User] | None = None
         for follow_up in open_follow_ups:
             kind = self._kind(follow_up.due, today)
             if kind is None:
                 continue
-            people = people_in_roles(session, decision, UNIT_ROLES)
+            if unit is None:
+                unit = people_in_roles(session, decision, UNIT_ROLES)
+            people = list(unit)
             if kind == "overdue":
                 opener = session.get(User, follow_up.supervisor_id)
                 if opener is not None and opener.active:
@@ -248,15 +266,20 @@ class Sweeper:
         """Decisions with a notice not yet sent: read without locks, checked again under one."""
         found: list[int] = []
         with self.readers() as session:
-            followed = set(
-                session.scalars(select(FollowUp.decision_id).where(FollowUp.status == "open"))
-            )
+            followed: dict[int, list[FollowUp]] = defaultdict(list)
+            for follow_up in session.scalars(select(FollowUp).where(FollowUp.status == "open")):
+                followed[follow_up.decision_id].append(follow_up)
             for decision in session.scalars(select(Decision).order_by(Decision.id)).all():
                 definition = self._definition(session, decision)
                 if definition.state(decision.state).final and decision.id not in followed:
                     continue
+                plan = self._plan(
+                    session, decision, today, open_follow_ups=followed.get(decision.id, [])
+                )
+                if not plan:
+                    continue  # most decisions have nothing due: no need to ask what was sent
                 sent = self._sent(session, decision.id)
-                if any(n.key not in sent for n in self._plan(session, decision, today)):
+                if any(n.key not in sent for n in plan):
                     found.append(decision.id)
         return found
 
