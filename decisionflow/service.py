@@ -341,21 +341,36 @@ class DecisionService:
         """The moves the actor's role may make now, each with what still stands in its way."""
         with self.readers() as session:
             decision, definition = self._load(session, actor, decision_id, None, None)
-            facts = positions.facts_for_move(session, decision)
-            # The service's clock, not the wall clock: the list must agree with what `fire`
-            # would answer at the same moment (and with a test's hand-moved clock).
-            now = self.clock()
-            out: list[ActionView] = []
-            for branch, state, t in positions.open_moves(definition, decision, actor.role):
-                move = self._move(definition, facts, {}, now, t.trigger, branch)
-                name = branch.name if branch else None
-                unmet = unmet_for(move, t, state_of(definition, name, state))
-                out.append(
-                    ActionView(t.trigger, t.label, t.article, name, dict(t.fields), tuple(unmet))
-                )
-            return out
+            return self._actions(session, actor, decision, definition)
+
+    def get_with_actions(
+        self, actor: Actor, decision_id: int
+    ) -> tuple[DecisionView, Definition, list[ActionView]]:
+        """A decision the actor may see, its definition and the actor's moves, from one read
+        (the decision page: the moves shown are those of the state shown)."""
+        with self.readers() as session:
+            decision, definition = self._load(session, actor, decision_id, None, None)
+            view = DecisionView.of(decision, definition)
+            return view, definition, self._actions(session, actor, decision, definition)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _actions(
+        self, session: Session, actor: Actor, decision: Decision, definition: Definition
+    ) -> list[ActionView]:
+        facts = positions.facts_for_move(session, decision)
+        # The service's clock, not the wall clock: the list must agree with what `fire`
+        # would answer at the same moment (and with a test's hand-moved clock).
+        now = self.clock()
+        out: list[ActionView] = []
+        for branch, state, t in positions.open_moves(definition, decision, actor.role):
+            move = self._move(definition, facts, {}, now, t.trigger, branch)
+            name = branch.name if branch else None
+            unmet = unmet_for(move, t, state_of(definition, name, state))
+            out.append(
+                ActionView(t.trigger, t.label, t.article, name, dict(t.fields), tuple(unmet))
+            )
+        return out
+
     def _load(
         self,
         session: Session,

@@ -156,12 +156,7 @@ class _Forms:
 def _forms(decision_id: int) -> _Forms:
     """What the page offers; NotPermitted or NotFound if the user may not see the decision."""
     me = actor()
-    service = engine().decisions
-    view = service.get(me, decision_id)
-    with engine().readers() as db:
-        definition = engine().registry.get(
-            view.procedure, view.definition_version, db, overlay=view.overlay
-        )
+    view, definition, actions = engine().decisions.get_with_actions(me, decision_id)
     branch_states = {b.name: b.state for b in view.branches}
     slots = addable_records(definition, view.state, branch_states, me.role)
     handler = handles_comments(me, view.undertaking_unit_id)
@@ -169,7 +164,7 @@ def _forms(decision_id: int) -> _Forms:
     if handler or has_permission(me.role, Permission.DECISION_READ_ALL):
         with engine().readers() as db:
             comments = engine().participation.comments(db, decision_id)
-    return _Forms(view, definition, service.actions(me, decision_id), slots, comments, handler)
+    return _Forms(view, definition, actions, slots, comments, handler)
 
 
 def _page(decision_id: int, **form_state: Any) -> str:
