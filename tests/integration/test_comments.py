@@ -24,23 +24,28 @@ def _comment_ids(parts, decision_id):
         return [c.id for c in parts.participation.comments(session, decision_id)]
 
 
+def _completion_refused(parts, people, clock, decision_id):
+    """Drive the consultation to its summary: completing it is refused for one pending comment."""
+    drive(
+        parts,
+        people,
+        clock,
+        decision_id=decision_id,
+        start="hearing_participants",
+        through="comment_adoption_summary",
+    )
+    with pytest.raises(RuleNotMet) as refused:
+        take(parts, people, clock, decision_id, "complete_public_participation")
+    [pending] = [u for u in refused.value.unmet if u.rule == "all_comments_disposed"]
+    assert pending.article == "Art 15" and "1 public comment(s)" in pending.en
+
+
 def test_participation_cannot_complete_until_every_comment_is_disposed(
     parts, people, clock, consulting
 ):
     """The stage is refused naming the pending comment; once disposed with a reason, it completes."""
     _comment(parts, consulting)
-    drive(
-        parts,
-        people,
-        clock,
-        decision_id=consulting,
-        start="hearing_participants",
-        through="comment_adoption_summary",
-    )
-    with pytest.raises(RuleNotMet) as refused:
-        take(parts, people, clock, consulting, "complete_public_participation")
-    assert ("all_comments_disposed", "Art 15") in {(u.rule, u.article) for u in refused.value.unmet}
-    assert "1 public comment(s)" in refused.value.unmet[0].en
+    _completion_refused(parts, people, clock, consulting)
     [comment_id] = _comment_ids(parts, consulting)
     parts.participation.dispose(
         people[Role.STAFF], comment_id, disposition="partly_adopted", reason="过渡期延长至六个月"
@@ -77,6 +82,9 @@ def test_only_the_undertaking_unit_or_the_office_handles_comments(parts, people,
     for outsider in (people.staff_b, people[Role.LEGAL_OFFICER]):
         with pytest.raises(NotPermitted):
             parts.participation.dispose(outsider, comment_id, disposition="adopted", reason="x")
+    with parts.sessions() as session:
+        [untouched] = parts.participation.comments(session, consulting)
+    assert untouched.disposition is None
     parts.participation.dispose(
         people[Role.GOVERNMENT_OFFICE], comment_id, disposition="adopted", reason="已采纳"
     )
@@ -106,17 +114,7 @@ def test_a_held_comment_keeps_participation_open_until_it_is_answered(
 ):
     """A comment held for moderation still counts: it must be released and disposed, or rejected."""
     _comment(parts, consulting, suspicious=True)
-    drive(
-        parts,
-        people,
-        clock,
-        decision_id=consulting,
-        start="hearing_participants",
-        through="comment_adoption_summary",
-    )
-    with pytest.raises(RuleNotMet) as refused:
-        take(parts, people, clock, consulting, "complete_public_participation")
-    assert ("all_comments_disposed", "Art 15") in {(u.rule, u.article) for u in refused.value.unmet}
+    _completion_refused(parts, people, clock, consulting)
     [comment_id] = _comment_ids(parts, consulting)
     parts.participation.moderate(people[Role.STAFF], comment_id, release=False, reason="广告信息")
     take(parts, people, clock, consulting, "complete_public_participation")
