@@ -79,6 +79,8 @@ def site(
     for role in ROLES:
         client = app.test_client()
         Auth(client, people).login(role)
+        # signed in for real, or every example would only meet the sign-in redirect
+        assert client.get("/work").status_code == 200, role
         clients[role.value] = client
     tokens = {name: csrf_token(client, "/login") for name, client in clients.items()}
     definition = parts.registry.current("major_decision")
