@@ -232,6 +232,15 @@ def timed_items(
                 )
 
 
+def deadlines(
+    cases: Iterable[Case], *, calendar: ChinaLegalCalendar, today: date, timezone: tzinfo
+) -> list[Timed]:
+    """Every deadline the decisions ran into (see timed_items)."""
+    return [
+        i for c in cases for i in timed_items(c, calendar=calendar, today=today, timezone=timezone)
+    ]
+
+
 def _periods(
     case: Case, transition: TransitionSpec, since: str
 ) -> Iterator[tuple[datetime, datetime | None]]:

@@ -14,9 +14,19 @@ from sqlalchemy.orm import Session
 
 from decisionflow.accounts import Actor
 from decisionflow.calendar import ChinaLegalCalendar
-from decisionflow.casebook import Case, Label, Scope, Timed, departures, load_cases, timed_items
+from decisionflow.casebook import Case, Label, Scope, Timed, deadlines, load_cases
 from decisionflow.errors import NotFound
-from decisionflow.figures import DISPOSITIONS, OUTCOMES, legality_findings, rate
+from decisionflow.figures import (
+    DISPOSITIONS,
+    OUTCOMES,
+    Figure,
+    Row,
+    comments,
+    legality,
+    legality_findings,
+    meetings,
+    rate,
+)
 from decisionflow.models import Department
 from decisionflow.registry import DefinitionRegistry
 from decisionflow.statistics import Statistics, readable_scope
@@ -79,6 +89,16 @@ def _ids(items: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted(set(items)))
 
 
+def _counted(key: str, label: Label, row: Row) -> Line:
+    """A count the statistics page shows as a figure's row, as a line of the report."""
+    value = row.values[0]
+    return Line(key, label, value if isinstance(value, int) else None, row.decisions)
+
+
+def _by_label(figure: Figure) -> dict[Label, Row]:
+    return {row.label: row for row in figure.rows}
+
+
 class _Year:
     """Counting helpers over one year's cases."""
 
@@ -128,8 +148,7 @@ def yearly_report(
     today = now.astimezone(timezone).date()
     items = [
         i
-        for c in cases
-        for i in timed_items(c, calendar=calendar, today=today, timezone=timezone)
+        for i in deadlines(cases, calendar=calendar, today=today, timezone=timezone)
         if scope.holds(i.since)
     ]
 
@@ -158,14 +177,12 @@ def yearly_report(
             ),
         )
 
-    comments = [
-        (c.id, m.disposition)
-        for c in cases
-        for m in c.comments
-        if m.status != "rejected" and scope.holds(m.received_at.astimezone(timezone).date())
-    ]
+    # what the statistics page counts, counted once: comments, opinions, meetings
+    commented = comments(cases, scope, timezone=timezone)
+    received, disposed = commented.rows[0], _by_label(commented)
+    by_outcome = _by_label(legality(cases, scope))
     findings = [f for c in cases for f in legality_findings(c, scope)]
-    departed = [c.id for c in cases for e in departures(c) if scope.holds(e.on)]
+    decided, departed = meetings(cases, scope).rows
     risky = [
         c.id
         for c in cases
@@ -219,19 +236,9 @@ def yearly_report(
                     NORMATIVE,
                     "open_comment",
                 ),
-                Line(
-                    "participation.comments",
-                    ("收到公众意见", "Comments received"),
-                    len(comments),
-                    _ids(i for i, _ in comments),
-                ),
+                _counted("participation.comments", ("收到公众意见", "Comments received"), received),
                 *(
-                    Line(
-                        f"participation.{key}",
-                        label,
-                        sum(1 for _, d in comments if d == key),
-                        _ids(i for i, d in comments if d == key),
-                    )
+                    _counted(f"participation.{key}", label, disposed[label])
                     for key, label in DISPOSITIONS
                 ),
                 y.moves(
@@ -285,33 +292,18 @@ def yearly_report(
                     len(findings),
                     _ids(i for _, i in findings),
                 ),
-                *(
-                    Line(
-                        f"legality.{key}",
-                        label,
-                        sum(1 for o, _ in findings if o == key),
-                        _ids(i for o, i in findings if o == key),
-                    )
-                    for key, label in OUTCOMES
-                ),
+                *(_counted(f"legality.{key}", label, by_outcome[label]) for key, label in OUTCOMES),
             ),
         ),
         Section(
             "meetings",
             ("集体讨论决定", "Collective discussion"),
             (
-                y.moves(
-                    "meetings.decided",
-                    ("行政首长作出决定", "Decided by the chief"),
-                    MAJOR,
-                    "approve_decision",
-                    "reject_decision",
-                ),
-                Line(
+                _counted("meetings.decided", decided.label, decided),
+                _counted(
                     "meetings.departed",
                     ("与多数意见不一致并说明理由", "Departed from the majority, with reasons"),
-                    len(departed),
-                    _ids(departed),
+                    departed,
                 ),
             ),
         ),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from decisionflow.accounts import Actor
 from decisionflow.calendar import ChinaLegalCalendar
-from decisionflow.casebook import Case, Scope, Timed, load_cases, timed_items
+from decisionflow.casebook import Case, Scope, Timed, deadlines, load_cases
 from decisionflow.errors import NotFound, NotPermitted
 from decisionflow.figures import (
     FIGURES,
@@ -88,12 +88,7 @@ class Statistics:
 
     def deadlines(self, cases: list[Case]) -> list[Timed]:
         """Every deadline the decisions ran into."""
-        calendar, today = self.calendar, self.today()
-        return [
-            i
-            for c in cases
-            for i in timed_items(c, calendar=calendar, today=today, timezone=self.timezone)
-        ]
+        return deadlines(cases, calendar=self.calendar, today=self.today(), timezone=self.timezone)
 
     def figures(self, actor: Actor, scope: Scope) -> tuple[Scope, list[Figure]]:
         """Every figure for the scope the actor may read."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from decisionflow.casebook import Scope
 from decisionflow.report import render_html, render_text, yearly_report
+from decisionflow.roles import Role
 from tests.yearbook import YEAR, seed_year
 
 
@@ -105,3 +108,29 @@ def test_the_printable_report_links_each_figure_to_its_decisions(parts, year):
     assert "Filed on time" in english and "Drafts reviewed" in english
     text = render_text(report)
     assert "正式发布: 3" in text and "按时备案率: 33.3%" in text
+
+
+def test_the_report_and_the_statistics_page_give_the_same_counts(parts, people, year):
+    """For the same year, the report's comments, opinions and meetings are the page's figures."""
+    report = _report(parts)
+    _scope, figures = parts.statistics.figures(
+        people[Role.SUPERVISOR], Scope(since=date(YEAR, 1, 1), until=date(YEAR, 12, 31))
+    )
+    rows = {(f.key, r.label[1]): (r.values[0], r.decisions) for f in figures for r in f.rows}
+    for key, figure_row in {
+        "participation.comments": ("comments", "Comments received"),
+        "participation.adopted": ("comments", "Adopted"),
+        "participation.not_adopted": ("comments", "Not adopted"),
+        "legality.lawful": ("legality", "Lawful"),
+        "legality.unlawful": ("legality", "Unlawful"),
+        "meetings.decided": ("meetings", "Decided by the chief"),
+        "meetings.departed": ("meetings", "Departed from the majority"),
+    }.items():
+        line = report.line(key)
+        assert (line.value, line.decisions) == rows[figure_row], key
+    [filing] = next(f for f in figures if f.key == "on_time").rows
+    # due, on time: the report's filing figures are the page's filing step
+    assert (report.line("timeliness.due").value, report.line("normative.filed_on_time").value) == (
+        filing.values[0],
+        filing.values[1],
+    )
