@@ -14,6 +14,7 @@ from decisionflow.accounts import Actor
 from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet, Unmet
 from decisionflow.models import Decision, DecisionCoUnit, FollowUp, User, utcnow
 from decisionflow.notifications import Message, Notifier, people_in_roles
+from decisionflow.queries import visible_to
 from decisionflow.roles import ROLE_SCOPES, Permission, Role, Scope, has_permission
 from decisionflow.uow import Attempt, Door
 
@@ -69,6 +70,15 @@ def _may_answer(session: Session, actor: Actor, decision: Decision) -> bool:
         )
         return actor.department_id in units
     return False
+
+
+def _names(session: Session, follow_ups: list[FollowUp]) -> dict[int, str]:
+    """The display names of the follow-ups' supervisors and answerers, in one query."""
+    ids = {f.supervisor_id for f in follow_ups} | {f.answered_by or 0 for f in follow_ups}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
 
 
 def _require_manager(actor: Actor, what_zh: str, what_en: str) -> None:
@@ -338,28 +348,30 @@ class FollowUps:
             query = query.where(FollowUp.decision_id == decision_id)
         if status:
             query = query.where(FollowUp.status == status)
-        manager = has_permission(actor.role, Permission.FOLLOWUP_MANAGE)
-        if not manager and not has_permission(actor.role, Permission.FOLLOWUP_ANSWER):
-            return []
+        if not has_permission(actor.role, Permission.FOLLOWUP_MANAGE):
+            if not has_permission(actor.role, Permission.FOLLOWUP_ANSWER):
+                return []
+            if actor.department_id is None:
+                return []  # a unit role without a unit answers nothing (as _may_answer says)
+            # the answering roles are unit-scoped: the decisions they see are the ones they answer
+            query = query.where(visible_to(actor))
         with self.readers() as session:
             rows = session.execute(query.order_by(FollowUp.due, FollowUp.id)).all()
-            views = [
-                self._view(session, f, d)
-                for f, d in rows
-                if manager or _may_answer(session, actor, d)
-            ]
+            names = _names(session, [f for f, _ in rows])
+            views = [self._view(session, f, d, names=names) for f, d in rows]
         return sorted(views, key=lambda v: (not v.overdue, v.status == "closed", v.due, v.id))
 
     # -- helpers ---------------------------------------------------------------------------
-    def _view(self, session: Session, follow_up: FollowUp, decision: Decision) -> FollowUpView:
-        names = {
-            u.id: u.display_name
-            for u in session.scalars(
-                select(User).where(
-                    User.id.in_([follow_up.supervisor_id, follow_up.answered_by or 0])
-                )
-            )
-        }
+    def _view(
+        self,
+        session: Session,
+        follow_up: FollowUp,
+        decision: Decision,
+        *,
+        names: dict[int, str] | None = None,
+    ) -> FollowUpView:
+        if names is None:
+            names = _names(session, [follow_up])
         return FollowUpView(
             id=follow_up.id,
             decision_id=decision.id,

@@ -180,6 +180,26 @@ def test_lists_show_supervisors_everything_and_units_their_own(parts, people, cl
     assert [(v.decision_id, v.overdue) for v in listed] == [(theirs, True), (ours, False)]
     assert [v.decision_id for v in parts.follow_ups.listing(people[Role.STAFF])] == [ours]
     assert parts.follow_ups.listing(people[Role.LEGAL_OFFICER]) == []
+    # the other units: ecology leads `theirs`, shares the work on a third decision as co-unit,
+    # and executes a fourth; its clerk sees the first two, its executor only the fourth
+    shared = parts.decisions.create_decision(
+        people[Role.STAFF],
+        title="联合执法方案",
+        category="public_policy",
+        undertaking_unit="housing",
+        co_units=["ecology"],
+    ).id
+    executed = new_decision(parts, people)
+    for decision_id in (shared, executed):
+        parts.follow_ups.open(
+            supervisor,
+            decision_id,
+            instructions="c",
+            due=(clock.today + timedelta(days=20)).isoformat(),
+        )
+    assert {v.decision_id for v in parts.follow_ups.listing(people.staff_b)} == {theirs, shared}
+    assert [v.decision_id for v in parts.follow_ups.listing(people.executor_b)] == [executed]
+    assert {v.supervisor for v in parts.follow_ups.listing(supervisor)} == {"supervisor"}
     with pytest.raises(NotPermitted) as hidden:
         parts.follow_ups.get(people.staff_b, listed[1].id)
     assert hidden.value.unmet[0].article == "Art 34, Art 38"
