@@ -14,7 +14,7 @@ from decisionflow.accounts import Actor, find_department, find_user, hash_passwo
 from decisionflow.calendar import CalendarOverrideError, ChinaLegalCalendar
 from decisionflow.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from decisionflow.models import Department, User, utcnow
-from decisionflow.passwords import problems as password_problems
+from decisionflow.passwords import field_error as password_error
 from decisionflow.roles import ACCOUNT_ROLES, Permission, has_permission
 from decisionflow.uow import Attempt, Door
 
@@ -92,12 +92,9 @@ class AdminService:
                 )
             if role not in {r.value for r in ACCOUNT_ROLES}:
                 errors["role"] = ("没有此角色", "no such role")
-            weak = password_problems(password, username=username)
-            if weak:
-                errors["password"] = (
-                    "；".join(zh for zh, _ in weak),
-                    "; ".join(en for _, en in weak),
-                )
+            weak = password_error(password, username=username)
+            if weak is not None:
+                errors["password"] = weak
             unit = find_department(session, department) if department else None
             if department and unit is None:
                 errors["department"] = ("没有此单位", "no such department")
@@ -167,12 +164,9 @@ class AdminService:
             if department and unit is None:
                 errors["department"] = ("没有此单位", "no such department")
             if password:
-                weak = password_problems(password, username=user.username)
-                if weak:
-                    errors["password"] = (
-                        "；".join(zh for zh, _ in weak),
-                        "; ".join(en for _, en in weak),
-                    )
+                weak = password_error(password, username=user.username)
+                if weak is not None:
+                    errors["password"] = weak
             if errors:
                 raise InvalidInput(
                     zh="填写内容有误：" + "；".join(zh for zh, _ in errors.values()),

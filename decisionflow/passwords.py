@@ -63,12 +63,18 @@ def problems(password: str, *, username: str = "") -> list[tuple[str, str]]:
     return found
 
 
+def field_error(password: str, *, username: str = "") -> tuple[str, str] | None:
+    """Every problem of a new password as one (Chinese, English) field message; None if fine."""
+    found = problems(password, username=username)
+    if not found:
+        return None
+    return "；".join(zh for zh, _ in found), "; ".join(en for _, en in found)
+
+
 def require_good_password(password: str, *, username: str = "", field: str = "password") -> None:
     """Refuse a new password that breaks the policy, naming every problem in both languages."""
-    found = problems(password, username=username)
-    if found:
+    error = field_error(password, username=username)
+    if error is not None:
         raise InvalidInput(
-            zh="密码不符合要求",
-            en="The password does not meet the policy",
-            fields={field: ("；".join(zh for zh, _ in found), "; ".join(en for _, en in found))},
+            zh="密码不符合要求", en="The password does not meet the policy", fields={field: error}
         )

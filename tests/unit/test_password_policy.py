@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from decisionflow.errors import InvalidInput
-from decisionflow.passwords import common_passwords, problems, require_good_password
+from decisionflow.passwords import (
+    common_passwords,
+    field_error,
+    problems,
+    require_good_password,
+)
 from decisionflow.seed import DEMO_PASSWORD
 from tests.conftest import PASSWORD
 
@@ -54,6 +59,9 @@ def test_the_refusal_names_the_field_in_both_languages() -> None:
     zh, en = refused.value.fields["password"]
     assert "至少 12 个字符" in zh and "at least 12 characters" in en
     assert "不能只用一类字符" in zh
+    # the administrator's forms show the very same message beside their password field
+    assert field_error("short", username="li.na") == (zh, en)
+    assert field_error(PASSWORD, username="li.na") is None
 
 
 def test_the_common_list_is_bundled_and_lower_case() -> None:
