@@ -16,7 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from decisionflow.audit import CHAINED_COLUMNS, GENESIS_HASH, event_hash
+from decisionflow.audit import (
+    CHAINED_COLUMNS,
+    GENESIS_HASH,
+    Verification,
+    _Walk,
+    chain_time,
+    event_hash,
+)
 from decisionflow.models import AuditEvent
 
 _COLUMNS = [getattr(AuditEvent, c) for c in CHAINED_COLUMNS] + [AuditEvent.hash]
@@ -42,6 +49,11 @@ class ChainCheck:
 
 def _broken(seq: int, rehashed: int, zh: str, en: str) -> ChainCheck:
     return ChainCheck(False, max(0, seq - 1), rehashed, seq, zh, en)
+
+
+def _verified(found: Verification) -> ChainCheck:
+    """A broken link found by the audit chain's walk, as a check of this stretch."""
+    return _broken(found.broken_at or 0, found.events_checked, found.zh, found.en)
 
 
 def _row_values(row: Any) -> dict[str, Any]:
@@ -97,45 +109,28 @@ class ChainCheckpoint:
 
     @staticmethod
     def _walk(connection: Connection, seq: int, link: str, through: int) -> ChainCheck:
-        """Walk events seq+1..through in order: consecutive, linked, each matching its hash."""
+        """Walk events seq+1..through in order with `audit verify`'s own checks (consecutive,
+        linked, each matching its hash; an inserted event named as such)."""
+        walk = _Walk(through)
+        walk.expected, walk.prev = seq + 1, link  # go on from the stretch verified before
         rows = connection.execution_options(yield_per=1000).execute(
             select(*_COLUMNS)
             .where(AuditEvent.seq > seq, AuditEvent.seq <= through)
             .order_by(AuditEvent.seq)
         )
-        expected, checked = seq + 1, 0
-        for row in rows:
-            values = _row_values(row)
-            if values["seq"] != expected:
-                return _broken(
-                    expected,
-                    checked,
-                    f"第 {expected} 条事件缺失（被删除）",
-                    f"event {expected} is missing (deleted)",
-                )
-            if values["prev_hash"] != link:
-                return _broken(
-                    expected,
-                    checked,
-                    f"第 {expected} 条事件未链接到前一条事件（被插入、重排或改写）",
-                    f"event {expected} does not link to the one before (inserted, reordered or rewritten)",
-                )
-            if event_hash(values) != values["hash"]:
-                return _broken(
-                    expected,
-                    checked,
-                    f"第 {expected} 条事件内容与其哈希不符（被篡改）",
-                    f"event {expected} no longer matches its hash (altered)",
-                )
-            link, expected, checked = values["hash"], expected + 1, checked + 1
-        if expected != through + 1:
+        for batch in rows.partitions():
+            # the batch check hashes the time in the chain's canonical text
+            broken = walk.batch([(r[0], chain_time(r[1]), *r[2:]) for r in batch])
+            if broken is not None:
+                return _verified(broken)
+        if walk.expected != through + 1:
             return _broken(
-                expected,
-                checked,
-                f"第 {expected} 条事件缺失（被删除）",
-                f"event {expected} is missing (deleted)",
+                walk.expected,
+                walk.checked,
+                f"第 {walk.expected} 条事件缺失（被删除）",
+                f"event {walk.expected} is missing (deleted)",
             )
-        return ChainCheck(True, through, checked)
+        return ChainCheck(True, through, walk.checked)
 
     @staticmethod
     def _own(connection: Connection, seqs: list[int]) -> ChainCheck | None:

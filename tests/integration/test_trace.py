@@ -4,12 +4,12 @@ audit chain, with the chain checked up to the decision's newest event — on bot
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from decisionflow.errors import NotPermitted
 from decisionflow.models import AuditEvent, DraftVersion
 from decisionflow.roles import Role
-from tests.integration.test_audit import edit, tampering
+from tests.integration.test_audit import EVENTS, edit, forge, renumber_from, stored, tampering
 from tests.yearbook import seed_year
 
 
@@ -122,3 +122,24 @@ def test_a_trace_says_what_it_took_from_an_earlier_walk_and_a_full_check_finds_a
     assert trusted.check.earlier == first.check.through and trusted.check.earlier_at is not None
     full = parts.traces.trace(people[Role.SUPERVISOR], year.d2, full_check=True)
     assert not full.check.ok and full.check.broken_at == 2
+
+
+def test_a_deleted_event_before_the_decision_s_is_found_where_it_was(parts, people, year):
+    """The trace's walk finds a gap in the chain as `audit verify` does, at the missing event."""
+    with tampering(parts) as connection:
+        connection.execute(delete(EVENTS).where(EVENTS.c.seq == 3))
+    broken = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert not broken.check.ok and broken.check.broken_at == 3
+    assert "missing (deleted)" in broken.check.en and "缺失" in broken.check.zh
+    assert broken.check.rehashed == 2  # events 1 and 2 held
+
+
+def test_an_event_slipped_in_before_the_decision_s_is_named_as_inserted(parts, people, year):
+    """A forged event put in between (the later ones renumbered) is named, as `audit verify`
+    names it, rather than blaming the genuine event after it."""
+    with tampering(parts) as connection:
+        renumber_from(connection, 3, by=1)
+        forge(connection, 3, stored(connection, 2)["hash"], action="withdraw")
+    broken = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
+    assert not broken.check.ok and broken.check.broken_at == 3
+    assert "inserted" in broken.check.en and "被插入" in broken.check.zh
