@@ -43,7 +43,10 @@ def test_every_endpoint_serves_every_request_under_concurrent_load(tmp_path: Pat
         what = f"{row.endpoint} at concurrency {row.concurrency}"
         assert row.sample.errors == [], (what, row.sample.errors[:3])
         assert row.sample.latencies, f"{what}: no request was answered"
-        assert set(row.sample.statuses) <= {200, 302}, (what, row.sample.statuses)
+        # a page served, or a proposal stored and redirected to: a 302 from a page would be the
+        # sign-in redirect of a lost session
+        served = {302} if row.endpoint == "action POST" else {200}
+        assert set(row.sample.statuses) == served, (what, row.sample.statuses)
         assert row.floor.errors == [] and row.floor.latencies
     proposed = sum(len(r.sample.latencies) for r in rows if r.endpoint == "action POST")
     engine = make_engine(f"sqlite:///{tmp_path / f'instance-{DECISIONS}' / 'decisionflow.db'}")
