@@ -130,6 +130,30 @@ def test_a_filed_document_is_no_longer_reminded(parts, people, clock):
     assert parts.sweeper.sweep(today=due + timedelta(days=1)) == SweepReport()
 
 
+def test_a_follow_up_on_a_finished_decision_is_still_chased(parts, people, clock):
+    """Filed, the document's own deadlines stop; a follow-up opened on it is still reminded."""
+    decision_id, _ = filing_document(parts, people, clock)
+    parts.decisions.fire(
+        people[Role.GOVERNMENT_OFFICE],
+        decision_id,
+        "file_with_authority",
+        {
+            "filing_body": "市人民政府",
+            "filed_on": clock.today.isoformat(),
+            "receipt_number": "备-1",
+        },
+    )
+    answer_by = parts.calendar.add_working_days(clock.today, 1)
+    parts.follow_ups.open(
+        people[Role.SUPERVISOR], decision_id, instructions="报告执行情况", due=answer_by.isoformat()
+    )
+    report = parts.sweeper.sweep(today=clock.today)
+    assert (report.decisions_checked, report.reminders, report.follow_ups) == (1, 0, 1)
+    [reminded] = [n for n in inbox(parts, "staff_a") if n.kind == "followup_reminder"]
+    assert reminded.decision_id == decision_id and answer_by.isoformat() in reminded.subject_en
+    assert parts.sweeper.sweep(today=clock.today) == SweepReport()
+
+
 def test_reminders_are_mailed_through_smtp(parts, people, clock, tmp_path):
     """With SMTP configured, every notification to a user with an address arrives as a mail."""
     give_emails(parts, people)
