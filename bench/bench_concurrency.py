@@ -35,13 +35,15 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from decisionflow import audit  # noqa: E402
 from decisionflow.db import make_engine  # noqa: E402
-from tests.conftest import PASSWORD, _postgres_reachable, settings_for  # noqa: E402
-from tests.system.clients import OPENED_VERSION, Outcome, Run, Site, plans_for  # noqa: E402
-from tests.system.conftest import (  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    PASSWORD,
+    _postgres_reachable,
     create_postgres_database,
-    create_sqlite_database,
     drop_postgres_database,
+    settings_for,
 )
+from tests.system.clients import OPENED_VERSION, Outcome, Run, Site, plans_for  # noqa: E402
+from tests.system.conftest import create_sqlite_database  # noqa: E402
 from tests.system.contention import (  # noqa: E402
     disagreements,
     duplicates,

@@ -45,29 +45,52 @@ def _postgres_reachable() -> str | None:
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database of this run's own, migrated once, dropped at the end."""
+def require_postgres(what: str = "the PostgreSQL run") -> None:
+    """Skip without PostgreSQL — except in CI, where its absence fails the run."""
     problem = _postgres_reachable()
     if problem is not None:
         message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({problem})"
         if IN_CI:
             pytest.fail(f"{message}: CI requires the PostgreSQL run", pytrace=False)
-        pytest.skip(f"{message}: skipping the PostgreSQL run")
-    name = f"decisionflow_test_{uuid.uuid4().hex[:12]}"
+        pytest.skip(f"{message}: skipping {what}")
+
+
+def create_postgres_database(prefix: str = "decisionflow_test") -> str:
+    """A new, migrated PostgreSQL database named after `prefix`; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
+    return url
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database made by create_postgres_database, whoever is still connected."""
+    name = make_url(url).database
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this run's own, migrated once, dropped at the end."""
+    require_postgres()
+    url = create_postgres_database()
     try:
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -2,54 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from decisionflow.db import make_engine
 from decisionflow.migrate import upgrade
-from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, _empty_postgres, _postgres_reachable
-
-
-def require_postgres() -> None:
-    """Skip without PostgreSQL — except in CI, where its absence fails the run."""
-    problem = _postgres_reachable()
-    if problem is not None:
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({problem})"
-        if IN_CI:
-            pytest.fail(f"{message}: CI requires the PostgreSQL run", pytrace=False)
-        pytest.skip(f"{message}: skipping the PostgreSQL system test")
-
-
-def create_postgres_database() -> str:
-    """A new, migrated PostgreSQL database; its URL."""
-    name = f"decisionflow_system_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
-
-
-def drop_postgres_database(url: str) -> None:
-    """Drop a database made by create_postgres_database, whoever is still connected."""
-    name = make_url(url).database
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+from tests.conftest import (
+    _empty_postgres,
+    create_postgres_database,
+    drop_postgres_database,
+    require_postgres,
+)
 
 
 def create_sqlite_database(folder: Path) -> str:
@@ -65,8 +30,8 @@ def create_sqlite_database(folder: Path) -> str:
 @pytest.fixture(scope="session")
 def system_postgres_database() -> Iterator[str]:
     """A PostgreSQL database of the system tests' own, migrated once, dropped at the end."""
-    require_postgres()
-    url = create_postgres_database()
+    require_postgres("the PostgreSQL system test")
+    url = create_postgres_database("decisionflow_system")
     try:
         yield url
     finally:
