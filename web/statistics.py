@@ -27,7 +27,7 @@ def _date(name: str) -> date | None:
         return None
 
 
-def _scope() -> tuple[Scope, dict[str, str]]:
+def _scope() -> Scope:
     """The filters asked for: department, period (this year so far by default), procedure."""
     today = engine().statistics.today()
     since = _date("since") or date(today.year, 1, 1)
@@ -35,13 +35,12 @@ def _scope() -> tuple[Scope, dict[str, str]]:
     procedure = request.args.get("procedure", "").strip()
     if procedure not in engine().registry.procedures:
         procedure = ""
-    scope = Scope(
+    return Scope(
         department=request.args.get("department", "").strip()[:32],
         since=since,
         until=until,
         procedure=procedure,
     )
-    return scope, _filters(scope)
 
 
 def _filters(scope: Scope) -> dict[str, str]:
@@ -72,8 +71,7 @@ def decisions_link(ids: tuple[int, ...]) -> str:
 @login_required
 def index() -> str:
     """Show the figures as bar charts, each with its table and a CSV download."""
-    asked, _filters_asked = _scope()
-    scope, figures = engine().statistics.figures(actor(), asked)  # the engine refuses others
+    scope, figures = engine().statistics.figures(actor(), _scope())  # the engine refuses others
     units = _units()
     registry = engine().registry
     return render_template(
@@ -91,15 +89,16 @@ def index() -> str:
 @login_required
 def figure_csv(figure: str) -> Response:
     """Download one figure's table as CSV."""
-    scope, _ = _scope()
+    scope = _scope()
     found = engine().statistics.figure(actor(), figure, scope)
     body = to_csv(found, lang="en" if is_english() else "zh")
+    period = _filters(scope)
     return Response(
         body,
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{figure}-{_filters(scope)["since"]}'
-            f'-{_filters(scope)["until"]}.csv"'
+            "Content-Disposition": f'attachment; filename="{figure}-{period["since"]}'
+            f'-{period["until"]}.csv"'
         },
     )
 

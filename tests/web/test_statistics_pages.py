@@ -8,6 +8,7 @@ import re
 import pytest
 
 from decisionflow.roles import Role
+from tests.web.conftest import csrf_token
 from tests.yearbook import YEAR, seed_year
 
 PERIOD = f"since={YEAR}-01-01&until={YEAR}-12-31"
@@ -54,7 +55,8 @@ def test_a_figure_downloads_as_csv(client, auth, year):
     response = client.get(f"/supervision/statistics/on_time.csv?{PERIOD}")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    assert "attachment" in response.headers["Content-Disposition"]
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="on_time-{YEAR}-01-01-{YEAR}-12-31.csv"'
     lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0] == "各环节按时办结率,应办结,按时,逾期办结,逾期未办,未到期,按时率（%）,决策编号"
     [row] = lines[1:]
@@ -101,5 +103,8 @@ def test_the_yearly_report_links_each_figure_to_its_decisions(client, auth, year
     assert _listed(client, links["legality.unlawful"]) == {year.d3}
     assert _listed(client, links["participation.comments"]) == {year.d1, year.d2}
     assert re.search(r'data-figure="normative.filing_rate">33.3%<', page)
-    english = client.get(f"/supervision/report/{YEAR}", headers={"Accept-Language": "en"})
+    client.post("/lang/en", data={"next": "/work", "csrf_token": csrf_token(client, "/work")})
+    english = client.get(f"/supervision/report/{YEAR}")
     assert english.status_code == 200
+    shown = english.get_data(as_text=True)
+    assert "Filed on time" in shown and ">按时备案<" not in shown
