@@ -35,6 +35,22 @@ def filing_document(parts: Parts, people: People, clock: Clock) -> tuple[int, da
     return document.id, clock.today + timedelta(days=15)
 
 
+def file_it(
+    parts: Parts, decision_id: int, *, people: People, clock: Clock, receipt: str = "备-1"
+) -> None:
+    """The government office files the document with the filing authority: it is finished."""
+    parts.decisions.fire(
+        people[Role.GOVERNMENT_OFFICE],
+        decision_id,
+        "file_with_authority",
+        {
+            "filing_body": "市人民政府",
+            "filed_on": clock.today.isoformat(),
+            "receipt_number": receipt,
+        },
+    )
+
+
 def inbox(parts: Parts, username: str) -> list[Notification]:
     """A user's notifications, oldest first."""
     with parts.readers() as session:
@@ -117,32 +133,14 @@ def test_every_send_is_in_the_audit_chain(parts, people, clock):
 def test_a_filed_document_is_no_longer_reminded(parts, people, clock):
     """Once filed, the deadline stops running: a later sweep sends nothing."""
     decision_id, due = filing_document(parts, people, clock)
-    parts.decisions.fire(
-        people[Role.GOVERNMENT_OFFICE],
-        decision_id,
-        "file_with_authority",
-        {
-            "filing_body": "市人民政府",
-            "filed_on": clock.today.isoformat(),
-            "receipt_number": "备-1",
-        },
-    )
+    file_it(parts, decision_id, people=people, clock=clock)
     assert parts.sweeper.sweep(today=due + timedelta(days=1)) == SweepReport()
 
 
 def test_a_follow_up_on_a_finished_decision_is_still_chased(parts, people, clock):
     """Filed, the document's own deadlines stop; a follow-up opened on it is still reminded."""
     decision_id, _ = filing_document(parts, people, clock)
-    parts.decisions.fire(
-        people[Role.GOVERNMENT_OFFICE],
-        decision_id,
-        "file_with_authority",
-        {
-            "filing_body": "市人民政府",
-            "filed_on": clock.today.isoformat(),
-            "receipt_number": "备-1",
-        },
-    )
+    file_it(parts, decision_id, people=people, clock=clock)
     answer_by = parts.calendar.add_working_days(clock.today, 1)
     parts.follow_ups.open(
         people[Role.SUPERVISOR], decision_id, instructions="报告执行情况", due=answer_by.isoformat()
@@ -371,16 +369,7 @@ def test_people_act_while_a_mail_is_on_its_way(parts, people, clock, tmp_path):
             assert sink.arrived.wait(timeout=60), results
             # (were the mail sent inside a writer transaction, this move would wait on SQLite
             # until the relay gave up, and the mail would count as failed)
-            parts.decisions.fire(
-                people[Role.GOVERNMENT_OFFICE],
-                decision_id,
-                "file_with_authority",
-                {
-                    "filing_body": "市人民政府",
-                    "filed_on": clock.today.isoformat(),
-                    "receipt_number": "备-2",
-                },
-            )
+            file_it(parts, decision_id, people=people, clock=clock, receipt="备-2")
             assert sink.mails == []  # still on its way
         finally:
             sink.release.set()
