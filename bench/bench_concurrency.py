@@ -45,6 +45,7 @@ from tests.conftest import (  # noqa: E402
 from tests.system.clients import OPENED_VERSION, Outcome, Run, Site, plans_for  # noqa: E402
 from tests.system.conftest import create_sqlite_database  # noqa: E402
 from tests.system.contention import (  # noqa: E402
+    Tally,
     disagreements,
     duplicates,
     newest_seq,
@@ -54,6 +55,7 @@ from tests.system.contention import (  # noqa: E402
     serving,
     tally,
 )
+from tests.system.live_server import LiveServer  # noqa: E402
 
 
 @contextmanager
@@ -105,7 +107,8 @@ def _answers_clean(outcomes: list[Outcome], verdict: Verdict, *, crash: bool) ->
     verdict.check(not wrong, f"every answer a win or a clean refusal {wrong[:2]}")
 
 
-def _report(url: str, site: Site, outcomes: list[Outcome], seconds: float) -> tuple[int, float]:
+def _report(url: str, site: Site, outcomes: list[Outcome], seconds: float) -> tuple[Tally, float]:
+    """Print what the clients saw beside the audit log; the tally and acknowledged moves/s."""
     engine = make_engine(url)
     try:
         counts = tally(engine, outcomes, site.decision_ids)
@@ -123,114 +126,108 @@ def _report(url: str, site: Site, outcomes: list[Outcome], seconds: float) -> tu
     print(f"  audited refusals         {counts.audited_refusals}")
     print(f"  wall s                   {seconds:>8.2f}")
     print(f"  acknowledged moves/s     {rate:>8.1f}")
-    return counts.acknowledged, rate
+    return counts, rate
+
+
+@contextmanager
+def _served_site(args: argparse.Namespace, folder: Path) -> Iterator[tuple[str, Site, LiveServer]]:
+    """A fresh database seeded with the clients' decisions and accounts, served by gunicorn."""
+    with database(args.database, folder) as url:
+        instance = folder / "instance"
+        site = seed_site(
+            settings_for(url, instance),
+            decisions=args.decisions,
+            clients=args.clients,
+            password=PASSWORD,
+        )
+        with serving(
+            url, instance, log=folder / "gunicorn.log", workers=args.workers, threads=args.threads
+        ) as server:
+            yield url, site, server
 
 
 def contention(args: argparse.Namespace, folder: Path, verdict: Verdict) -> None:
     """Race, then the floor: one client alone making as many moves."""
     target = OPENED_VERSION + args.moves
-    with database(args.database, folder) as url:
-        instance = folder / "instance"
-        site = seed_site(
-            settings_for(url, instance),
-            decisions=args.decisions,
-            clients=args.clients,
-            password=PASSWORD,
+    with _served_site(args, folder) as (url, site, server):
+        plans = plans_for(
+            site, server.url, blind=args.blind, until_version=target, seconds=args.limit
         )
-        log = folder / "gunicorn.log"
-        with serving(url, instance, log=log, workers=args.workers, threads=args.threads) as server:
-            plans = plans_for(
-                site, server.url, blind=args.blind, until_version=target, seconds=args.limit
-            )
-            with Run(plans) as race:
-                outcomes = race.finish(timeout=args.limit + 60)
-                seconds = time.perf_counter() - race.started
-            print(
-                f"\ncontention: {args.clients} clients ({args.blind} blind), {args.decisions}"
-                f" decisions, {args.moves} moves each, {args.database}"
-            )
-            acknowledged, rate = _report(url, site, outcomes, seconds)
-            _answers_clean(outcomes, verdict, crash=False)
-            engine = make_engine(url)
-            try:
-                counts = tally(engine, outcomes, site.decision_ids)
-            finally:
-                engine.dispose()
-            verdict.check(not counts.lost, "no acknowledged move is missing")
-            verdict.check(not duplicates(outcomes), "no move acknowledged twice")
-            verdict.check(not counts.unacknowledged, "no audited move without its acknowledgement")
-            verdict.check(
-                counts.audited_refusals.get("conflict", 0) == counts.conflicts,
-                "each 409 audited once",
-            )
-            _whole(url, site, verdict, "after the race")
+        with Run(plans) as race:
+            outcomes = race.finish(timeout=args.limit + 60)
+            seconds = time.perf_counter() - race.started
+        print(
+            f"\ncontention: {args.clients} clients ({args.blind} blind), {args.decisions}"
+            f" decisions, {args.moves} moves each, {args.database}"
+        )
+        counts, rate = _report(url, site, outcomes, seconds)
+        _answers_clean(outcomes, verdict, crash=False)
+        verdict.check(not counts.lost, "no acknowledged move is missing")
+        verdict.check(not duplicates(outcomes), "no move acknowledged twice")
+        verdict.check(not counts.unacknowledged, "no audited move without its acknowledgement")
+        verdict.check(
+            counts.audited_refusals.get("conflict", 0) == counts.conflicts,
+            "each 409 audited once",
+        )
+        verdict.check(
+            counts.audited_refusals.get("rule_not_met", 0) == counts.refused_by_stage,
+            "each 422 audited once",
+        )
+        _whole(url, site, verdict, "after the race")
 
-            # The floor: one client alone makes as many moves again on the same decisions,
-            # nobody racing it: the same requests, the simplest way.
-            alone = Site(site.decision_ids, site.tokens[:1])
-            floor_target = target + args.moves
-            lone_plans = plans_for(
-                alone, server.url, until_version=floor_target, seconds=args.limit
-            )
-            with Run(lone_plans) as lone:
-                floor = lone.finish(timeout=args.limit + 60)
-                floor_seconds = time.perf_counter() - lone.started
-            floor_acks = sum(1 for o in floor if o.status in (200, 201))
-            floor_rate = floor_acks / floor_seconds if floor_seconds else 0.0
-            print(
-                f"\nfloor: 1 client alone, {floor_acks} moves in {floor_seconds:.2f} s:"
-                f" {floor_rate:.1f} moves/s"
-            )
-            print(
-                f"contended / alone, acknowledged moves/s: {rate / floor_rate:.2f}"
-                f"  ({acknowledged} moves by {args.clients} racing clients)"
-            )
+        # The floor: one client alone makes as many moves again on the same decisions,
+        # nobody racing it: the same requests, the simplest way.
+        alone = Site(site.decision_ids, site.tokens[:1])
+        floor_target = target + args.moves
+        lone_plans = plans_for(alone, server.url, until_version=floor_target, seconds=args.limit)
+        with Run(lone_plans) as lone:
+            floor = lone.finish(timeout=args.limit + 60)
+            floor_seconds = time.perf_counter() - lone.started
+        floor_acks = sum(1 for o in floor if o.status in (200, 201))
+        floor_rate = floor_acks / floor_seconds if floor_seconds else 0.0
+        print(
+            f"\nfloor: 1 client alone, {floor_acks} moves in {floor_seconds:.2f} s:"
+            f" {floor_rate:.1f} moves/s"
+        )
+        print(
+            f"contended / alone, acknowledged moves/s: {rate / floor_rate:.2f}"
+            f"  ({counts.acknowledged} moves by {args.clients} racing clients)"
+        )
 
 
 def crash(args: argparse.Namespace, folder: Path, verdict: Verdict) -> None:
     """Kill the server args.kills times under load, checking the database after each kill."""
-    with database(args.database, folder) as url:
-        instance = folder / "instance"
-        site = seed_site(
-            settings_for(url, instance),
-            decisions=args.decisions,
-            clients=args.clients,
-            password=PASSWORD,
-        )
-        log = folder / "gunicorn.log"
+    restarts: list[float] = []
+    with _served_site(args, folder) as (url, site, server):
         engine = make_engine(url)
-        restarts: list[float] = []
-        with serving(url, instance, log=log, workers=args.workers, threads=args.threads) as server:
-            plans = plans_for(site, server.url, blind=args.blind, seconds=args.limit, patient=True)
-            with Run(plans) as run:
-                for kill in range(1, args.kills + 1):
-                    seq = newest_seq(engine)
-                    deadline = time.monotonic() + 60
-                    while newest_seq(engine) < seq + args.progress and time.monotonic() < deadline:
-                        time.sleep(0.02)
-                    server.kill()
-                    engine.dispose()
-                    _whole(url, site, verdict, f"after kill {kill}")
-                    began = time.perf_counter()
-                    restart(server, log)
-                    restarts.append(time.perf_counter() - began)
-                time.sleep(1.0)
-                outcomes = run.finish(stop=True)
-                seconds = time.perf_counter() - run.started
+        plans = plans_for(site, server.url, blind=args.blind, seconds=args.limit, patient=True)
+        with Run(plans) as run:
+            for kill in range(1, args.kills + 1):
+                seq = newest_seq(engine)
+                deadline = time.monotonic() + 60
+                while newest_seq(engine) < seq + args.progress and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                server.kill()
+                engine.dispose()
+                _whole(url, site, verdict, f"after kill {kill}")
+                began = time.perf_counter()
+                restart(server, folder / "gunicorn.log")
+                restarts.append(time.perf_counter() - began)
+            time.sleep(1.0)
+            outcomes = run.finish(stop=True)
+            seconds = time.perf_counter() - run.started
         engine.dispose()
         print(
             f"\ncrash: {args.kills} SIGKILLs, {args.clients} clients ({args.blind} blind),"
             f" {args.decisions} decisions, {args.database}"
         )
-        _report(url, site, outcomes, seconds)
+        counts, _rate = _report(url, site, outcomes, seconds)
         if restarts:
             print(
                 f"  restart s (mean, max)    {sum(restarts) / len(restarts):>8.2f} "
                 f"{max(restarts):.2f}"
             )
         _answers_clean(outcomes, verdict, crash=True)
-        counts = tally(engine, outcomes, site.decision_ids)
-        engine.dispose()
         verdict.check(not counts.lost, "no acknowledged move is missing after the crashes")
         verdict.check(not duplicates(outcomes), "no move acknowledged twice")
         cut_off = per_decision_no_answer(outcomes)
