@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from decisionflow import queries
 from decisionflow.deadlines import DueItem
-from decisionflow.errors import DecisionFlowError, InvalidInput
+from decisionflow.errors import DecisionFlowError, InvalidInput, NotPermitted
 from decisionflow.followups import FollowUpView
 from decisionflow.roles import Permission, has_permission
 from web.errors import status_of
@@ -89,7 +89,9 @@ def _refused_page(template: str, err: DecisionFlowError, **context: Any) -> tupl
 def new(decision_id: int) -> str | Response | tuple[str, int]:
     """Put a decision under follow-up: instructions and the date by which the unit answers."""
     me = actor()
-    if not has_permission(me.role, Permission.FOLLOWUP_MANAGE):
+    # the form is not shown to a role that may not use it; a sent form is refused by the
+    # service, which names the rule and its article and records the attempt
+    if request.method == "GET" and not has_permission(me.role, Permission.FOLLOWUP_MANAGE):
         abort(403)
     decision = engine().decisions.get(me, decision_id)
     values = request.form.to_dict() if request.method == "POST" else {}
@@ -103,6 +105,8 @@ def new(decision_id: int) -> str | Response | tuple[str, int]:
                 due=values.get("due", ""),
                 origin=origin(),
             )
+        except NotPermitted:
+            raise  # no form for one who may not use it: the refusal page, rule and article
         except DecisionFlowError as err:
             return _refused_page("supervision/followup_new.html", err, **context)
         flash(_("The decision is under follow-up; the unit has been told."))
@@ -146,6 +150,8 @@ def answer(follow_up_id: int) -> Response | tuple[str, int]:
         engine().follow_ups.answer(
             actor(), follow_up_id, answer=values.get("answer", ""), origin=origin()
         )
+    except NotPermitted:
+        raise  # the refusal page, rule and article
     except DecisionFlowError as err:
         return _refused_page(
             "supervision/followup.html",
@@ -161,14 +167,14 @@ def answer(follow_up_id: int) -> Response | tuple[str, int]:
 @bp.post(f"/<{ID}:follow_up_id>/close")
 @login_required
 def close(follow_up_id: int) -> Response | tuple[str, int]:
-    """Close a follow-up (办结)."""
-    if not has_permission(actor().role, Permission.FOLLOWUP_MANAGE):
-        abort(403)
+    """Close a follow-up (办结); the service refuses any but a supervisor, before any lookup."""
     values = request.form.to_dict()
     try:
         engine().follow_ups.close(
             actor(), follow_up_id, note=values.get("note", ""), origin=origin()
         )
+    except NotPermitted:
+        raise  # the refusal page, rule and article
     except DecisionFlowError as err:
         return _refused_page(
             "supervision/followup.html",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from decisionflow import queries
 from decisionflow.roles import Role
 from tests.web.conftest import csrf_token
 
@@ -111,7 +112,45 @@ def test_another_unit_is_refused_the_answer_with_the_reason(
         f"/supervision/follow-ups/{follow_up_id}/answer", data={"csrf_token": token, "answer": "y"}
     )
     assert refused.status_code == 403
+    assert '<span class="article">Art 34, Art 38</span>' in refused.get_data(as_text=True)
     assert web_parts.follow_ups.get(web_people[Role.SUPERVISOR], follow_up_id).status == "open"
+
+
+def test_a_clerk_sending_the_supervisors_forms_is_refused_by_the_rule_and_on_record(
+    client, auth, web_parts, web_people, clock
+):
+    """Opening or closing a follow-up by a clerk: 403 naming the rule's article, nothing
+    opened or closed, and each refused attempt in the audit log."""
+    decision_id = new_decision(web_parts, web_people)
+    follow_up_id = web_parts.follow_ups.open(
+        web_people[Role.SUPERVISOR], decision_id, instructions="x", due=clock.today.isoformat()
+    )
+    auth.login(Role.STAFF)
+    token = csrf_token(client, "/inbox/")
+    sent = {
+        "open_follow_up": client.post(
+            f"/supervision/follow-ups/new/{decision_id}",
+            data={"csrf_token": token, "instructions": "y", "due": clock.today.isoformat()},
+        ),
+        "close_follow_up": client.post(
+            f"/supervision/follow-ups/{follow_up_id}/close",
+            data={"csrf_token": token, "note": "办结"},
+        ),
+    }
+    for response in sent.values():
+        assert response.status_code == 403
+        page = response.get_data(as_text=True)
+        assert "只有监督人员可以" in page
+        assert '<span class="article">Art 34, Art 38</span>' in page
+    supervisor = web_people[Role.SUPERVISOR]
+    listed = web_parts.follow_ups.listing(supervisor, decision_id=decision_id)
+    assert [(f.id, f.status) for f in listed] == [(follow_up_id, "open")]
+    with web_parts.readers() as db:
+        events = queries.audit_page(db, actor="staff_a", per_page=10).items
+    assert {(e.action, e.outcome) for e in events} >= {
+        ("open_follow_up", "not_permitted"),
+        ("close_follow_up", "not_permitted"),
+    }
 
 
 def test_overdue_follow_ups_are_highlighted_in_the_supervisors_list(
