@@ -290,17 +290,12 @@ class SignInGuard:
             except InvalidInput as err:
                 refusal = err
         if refusal is not None:
-            # Which rule refused is kept; the passwords themselves never are.
             with self.sessions() as session, session.begin():
                 if guessed:  # counted as a failed sign-in of the account
                     count = self._counted(session, account_key(actor.username), now)
                     if count.failures >= self.policy.max_failures and count.locked_until is None:
                         count.locked_until = now + self.policy.lockout
-                events.append(
-                    session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
-                    outcome=refusal.code, now=now, origin=origin,
-                    detail={"refusal": {"zh": refusal.zh, "en": refusal.en}},
-                )  # fmt: skip
+                _change_refused(session, actor, refusal, now=now, origin=origin)
             raise refusal
         new_hash = hash_password(new)
         with self.sessions() as session, session.begin():
@@ -316,11 +311,7 @@ class SignInGuard:
             ).first()
             if locked is not None:
                 refusal = _password_change_locked()
-                events.append(
-                    session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
-                    outcome=refusal.code, now=now, origin=origin,
-                    detail={"refusal": {"zh": refusal.zh, "en": refusal.en}},
-                )  # fmt: skip
+                _change_refused(session, actor, refusal, now=now, origin=origin)
             else:
                 row = session.get(User, actor.id)
                 assert row is not None  # checked above; accounts are deactivated, never deleted
@@ -332,6 +323,17 @@ class SignInGuard:
         if refusal is not None:
             raise refusal
         return password_mark(new_hash)
+
+
+def _change_refused(
+    session: Session, actor: Actor, refusal: InvalidInput, *, now: datetime, origin: str
+) -> None:
+    """Audit a refused password change: which rule refused is kept, the passwords never are."""
+    events.append(
+        session, who=events.audit_actor(actor), action=events.PASSWORD_CHANGED,
+        outcome=refusal.code, now=now, origin=origin,
+        detail={"refusal": {"zh": refusal.zh, "en": refusal.en}},
+    )  # fmt: skip
 
 
 def _password_change_locked() -> InvalidInput:

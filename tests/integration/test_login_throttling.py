@@ -178,7 +178,18 @@ def test_a_user_changes_their_password_knowing_the_current_one(
         ("change_password", "invalid_input"),
         ("change_password", "done"),
     ]
-    assert all(new not in e.detail for e in security_log(parts))
+    # each refusal says which rule refused; no password, right or refused, is ever kept
+    refusals = [
+        json.loads(e.detail)["refusal"]["en"]
+        for e in security_log(parts)
+        if e.action == "change_password" and e.outcome != "done"
+    ]
+    assert refusals == ["The current password is wrong", "The password does not meet the policy"]
+    assert all(
+        secret not in e.detail
+        for e in security_log(parts)
+        for secret in (new, "password2026", PASSWORD, WRONG)
+    )
     assert parts.verify_audit().ok
 
 
