@@ -19,6 +19,7 @@ from decisionflow.accounts import Actor
 from decisionflow.chaincheck import ChainCheck, ChainCheckpoint
 from decisionflow.models import AuditEvent, PublicComment, StepRecord, User
 from decisionflow.service import DecisionService
+from decisionflow.views import DecisionView
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class StepTrace:
 class Trace:
     """The whole trace of a decision (or of one step), with the chain's verification."""
 
-    decision_id: int
+    decision: DecisionView
     steps: tuple[StepTrace, ...]
     #: every stage the decision stood at, for choosing one
     states: tuple[str, ...]
@@ -212,7 +213,7 @@ class Traces:
     ) -> Trace:
         """The decision's trace (only the stays at `step`, if named); NotPermitted/NotFound as
         reading the decision would be. `full_check` walks the whole chain now."""
-        self.decisions.get(actor, decision_id)  # who may see the decision may see its trace
+        decision = self.decisions.get(actor, decision_id)  # who may see it may see its trace
         with self.readers() as session:
             events = read_trace(session, decision_id)
         steps = _steps(events)
@@ -221,4 +222,4 @@ class Traces:
             steps = [s for s in steps if s.state == step]
         newest = max((e.seq for e in events), default=0)
         check = self.checkpoint.check(newest, own=[e.seq for e in events], full=full_check)
-        return Trace(decision_id, tuple(steps), states, check)
+        return Trace(decision, tuple(steps), states, check)

@@ -83,10 +83,8 @@ def trace(decision_id: int) -> str:
     full = request.args.get("full") == "1"
     # refuses as reading the decision would
     found = engine().traces.trace(actor(), decision_id, step=step, full_check=full)
-    with engine().readers() as db:
-        decision = db.get(Decision, decision_id)
-        if decision is None:
-            abort(404)
+    decision = found.decision
+    with engine().readers() as db:  # read only for a definition not yet loaded
         definition = engine().registry.get(
             decision.procedure, decision.definition_version, db, overlay=decision.overlay
         )

@@ -23,6 +23,7 @@ def test_each_step_names_its_people_and_what_they_signed_said_and_decided(parts,
     """The meeting shows the dissents and the chief's reasons; the review its signed opinion."""
     trace = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
     assert trace.check.ok
+    assert (trace.decision.id, trace.decision.state) == (year.d2, "party_report")
     with parts.readers() as session:
         newest = session.scalar(
             select(AuditEvent.seq)

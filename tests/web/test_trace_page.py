@@ -49,6 +49,8 @@ def test_another_department_may_not_read_the_trace(client, auth, web_parts, web_
     year = seed_year(web_parts, web_people, clock)
     auth.login("staff_b")
     assert client.get(f"/supervision/decisions/{year.d2}/trace").status_code == 403
+    auth.login(Role.SUPERVISOR)
+    assert client.get("/supervision/decisions/999999/trace").status_code == 404
 
 
 def test_a_second_look_says_what_an_earlier_walk_verified_and_offers_a_full_check(
