@@ -189,9 +189,11 @@ class FollowUps:
     def answer(self, actor: Actor, follow_up_id: int, *, answer: str, origin: str = "") -> None:
         """The undertaking or executing unit answers an open follow-up."""
         attempt = Attempt(
-            actor, "answer_follow_up", payload={"follow_up_id": follow_up_id, "answer": answer}
+            actor,
+            "answer_follow_up",
+            payload={"follow_up_id": follow_up_id, "answer": answer},
+            origin=origin,
         )
-        attempt.origin = origin
 
         def work(session: Session, attempt: Attempt, now: datetime) -> None:
             follow_up = self._follow_up(session, follow_up_id, attempt)

@@ -57,7 +57,9 @@ def test_a_supervisor_opens_the_unit_answers_the_supervisor_closes(parts, people
     assert inbox_of(parts, "staff_b") == [] and inbox_of(parts, "legal_officer_a") == []
 
     clock.advance(days=2)
-    parts.follow_ups.answer(people.executor_b, follow_up_id, answer="征地补偿未到位，已协调")
+    parts.follow_ups.answer(
+        people.executor_b, follow_up_id, answer="征地补偿未到位，已协调", origin="web 10.1.2.3"
+    )
     [answered] = inbox_of(parts, "supervisor_a")
     assert answered.kind == "followup_answered" and "征地补偿" in answered.body_zh
 
@@ -73,6 +75,7 @@ def test_a_supervisor_opens_the_unit_answers_the_supervisor_closes(parts, people
         [event] = audit_of(parts, action)
         assert (event.decision_id, event.outcome) == (decision_id, "done")
         assert json.loads(event.detail)["follow_up_id"] == follow_up_id
+    assert audit_of(parts, "answer_follow_up")[0].origin == "web 10.1.2.3"
     assert parts.verify_audit().ok
 
 
