@@ -39,13 +39,18 @@ def _refused(template: str, err: DecisionFlowError, **context: Any) -> tuple[str
     ), status_of(err)
 
 
-@bp.route("/users", methods=["GET", "POST"])
-def users() -> str | Response | tuple[str, int]:
-    """List the accounts and create one."""
+def _users_context() -> dict[str, Any]:
+    """What the accounts page lists: every account, the departments and the roles."""
     with engine().readers() as db:
         accounts = list(db.scalars(select(User).order_by(User.username)))
         units = queries.departments(db)
-    context = {"accounts": accounts, "units": units, "roles": ACCOUNT_ROLES}
+    return {"accounts": accounts, "units": units, "roles": ACCOUNT_ROLES}
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users() -> str | Response | tuple[str, int]:
+    """List the accounts and create one."""
+    context = _users_context()
     if request.method == "POST":
         form = request.form
         try:
@@ -78,12 +83,7 @@ def update_user(username: str) -> str | Response | tuple[str, int]:
             password=form.get("new_password") or None,
         )
     except DecisionFlowError as err:
-        with engine().readers() as db:
-            accounts = list(db.scalars(select(User).order_by(User.username)))
-            units = queries.departments(db)
-        return _refused(
-            "admin/users.html", err, accounts=accounts, units=units, roles=ACCOUNT_ROLES
-        )
+        return _refused("admin/users.html", err, **_users_context())
     flash(_("Account updated."))
     return redirect(url_for("admin.users"))
 
@@ -95,17 +95,7 @@ def set_email(username: str) -> str | Response | tuple[str, int]:
     try:
         engine().admin.set_email(actor(), username=username, email=typed)
     except DecisionFlowError as err:
-        with engine().readers() as db:
-            accounts = list(db.scalars(select(User).order_by(User.username)))
-            units = queries.departments(db)
-        return _refused(
-            "admin/users.html",
-            err,
-            accounts=accounts,
-            units=units,
-            roles=ACCOUNT_ROLES,
-            typed_email={username: typed},
-        )
+        return _refused("admin/users.html", err, typed_email={username: typed}, **_users_context())
     flash(_("Email address saved."))
     return redirect(url_for("admin.users"))
 

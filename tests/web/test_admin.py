@@ -158,3 +158,24 @@ def test_an_administrator_saves_calendar_overrides_and_days_count_by_them(
     # 2027-01-09 is a Saturday made a working day by the saved arrangement
     assert web_parts.decisions.calendar.is_working_day(date(2027, 1, 9))
     assert web_parts.decisions.calendar.known(date(2027, 6, 1))
+
+
+def test_a_refused_account_change_shows_the_list_with_the_reason_and_changes_nothing(
+    client, auth, web_parts
+):
+    """An unknown role is refused on the accounts page itself (every account still listed)."""
+    auth.login(Role.ADMIN)
+    token = csrf_token(client, "/admin/users")
+    refused = client.post(
+        "/admin/users/staff_b",
+        data={"csrf_token": token, "role": "mayor", "department": "ecology", "active": "yes"},
+    )
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert '<div class="refusal" role="alert">' in page
+    assert "staff_a" in page and "staff_b" in page  # the list is shown again
+    with web_parts.readers() as session:
+        from decisionflow.models import User
+
+        user = session.query(User).filter_by(username="staff_b").one()
+        assert (user.role, user.active) == ("staff", True)
