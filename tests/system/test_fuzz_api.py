@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -99,6 +100,10 @@ def target(
     site = seed_site(settings_for(url, instance), decisions=DECISIONS, clients=1, password=PASSWORD)
     with serving(url, instance, log=folder / "gunicorn.log", workers=1, threads=4) as server:
         found = Target(f"{server.url}/api/v1", {"Authorization": f"Bearer {site.tokens[0]}"}, {})
+        # the token signs the clerk in, so generated requests reach the API's work and not
+        # only its refusal of an unknown caller
+        seeded = requests.get(f"{found.base_url}/decisions/1", headers=found.headers, timeout=30)
+        assert seeded.status_code == 200, seeded.text[:300]
         yield found
     answers = dict(sorted(found.answers.items()))
     print(f"\nfuzz on {request.param}: {sum(answers.values())} requests, answers {answers}")
