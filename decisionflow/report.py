@@ -398,6 +398,7 @@ def render_html(
         shown=shown,
         link=link or (lambda line: f"#{line.key}"),
         made=report.made_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M"),
+        zone=str(timezone),
     )
 
 

@@ -106,6 +106,9 @@ def test_the_printable_report_links_each_figure_to_its_decisions(parts, year):
     assert f"#{year.n1} 住房租赁补贴管理办法（1）" in page
     english = render_html(report, lang="en", timezone=ZoneInfo("Asia/Shanghai"))
     assert "Filed on time" in english and "Drafts reviewed" in english
+    assert "(Asia/Shanghai)" in page
+    # the time it was made, in the zone it was made for
+    assert "(UTC)" in render_html(report, timezone=ZoneInfo("UTC"))
     text = render_text(report)
     assert "正式发布: 3" in text and "按时备案率: 33.3%" in text
 
