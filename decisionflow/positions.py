@@ -235,15 +235,11 @@ _SAVE = driver.Prepared(
     )
 )
 _RECORD_COLUMNS = ("decision_id", "kind", "data", "state", "branch", "created_by", "created_at")
+_RECORD_INSERT = insert(_RECORDS).values({name: bindparam(name) for name in _RECORD_COLUMNS})
+#: by whether the new id comes back by RETURNING (PostgreSQL) or the cursor's lastrowid
 _INSERT_RECORD = {
-    returning: driver.Prepared(
-        insert(_RECORDS)
-        .values({name: bindparam(name) for name in _RECORD_COLUMNS})
-        .returning(_RECORDS.c.id)
-        if returning
-        else insert(_RECORDS).values({name: bindparam(name) for name in _RECORD_COLUMNS})
-    )
-    for returning in (False, True)
+    False: driver.Prepared(_RECORD_INSERT),
+    True: driver.Prepared(_RECORD_INSERT.returning(_RECORDS.c.id)),
 }
 _LOAD = driver.Prepared(select(*_DECISIONS.c).where(_DECISIONS.c.id == bindparam("id")))
 _HEAD = cast(Table, AuditChainHead.__table__)
