@@ -147,6 +147,10 @@ def test_an_administrator_resets_a_password_under_the_policy(
     reset = client.post("/admin/users/staff_a", data={**form, "new_password": NEW})
     assert reset.status_code == 302
     assert clerk.get("/work").status_code == 302
+    # the new password is the one that signs in now; the weak one was never stored
+    assert sign_in(app.test_client(), "staff_a", "staff_a2026!").status_code == 401
+    assert sign_in(app.test_client(), "staff_a", PASSWORD).status_code == 401
+    assert sign_in(app.test_client(), "staff_a", NEW).status_code == 302
     [event] = [e for e in log_of(web_parts, "update_user") if e.outcome == "done"]
     assert NEW not in event.detail
 
