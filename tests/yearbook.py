@@ -18,7 +18,6 @@ from typing import Any
 
 from decisionflow.bootstrap import Parts
 from decisionflow.demo import (
-    FLAGS_FOR_PATH,
     MAJOR_DECISION_PATH,
     NORMATIVE_DOCUMENT_PATH,
     Step,
@@ -26,7 +25,7 @@ from decisionflow.demo import (
 )
 from decisionflow.roles import Role
 from tests.conftest import PASSWORD, SHANGHAI, Clock, People
-from tests.helpers import context
+from tests.helpers import context, new_decision
 
 YEAR = 2026
 
@@ -76,14 +75,8 @@ def _walk(
             )
 
 
-def _major(parts: Parts, people: People, title: str, *, flags: Any = FLAGS_FOR_PATH) -> int:
-    return parts.decisions.create_decision(
-        people[Role.STAFF],
-        title=title,
-        category="public_policy",
-        undertaking_unit="housing",
-        flags=dict(flags),
-    ).id
+def _major(parts: Parts, people: People, title: str) -> int:
+    return new_decision(parts, people, title=title).id
 
 
 def _proposal(parts: Parts, actor: Any, decision_id: int) -> None:
