@@ -123,7 +123,7 @@ def _keyset(
     Keyset pagination: the page starts where the index says the cursor's key lies, so the
     thousandth page costs what the first does (an OFFSET reads and drops every row before).
     """
-    per_page = max(1, min(per_page, MAX_PAGE_SIZE))
+    per_page = _page_size(per_page)
     found = _uncursor(cursor, [_kind(c) for c in columns]) if cursor else None
     row_key = tuple_(*columns)
     forward = [c.desc() if descending else c.asc() for c in columns]
@@ -154,6 +154,11 @@ def _keyset(
         following = _cursor("a", key_of(rows[-1])) if more else None
         before = _cursor("b", key_of(rows[0])) if found is not None and rows else None
     return rows, following, before
+
+
+def _page_size(per_page: int) -> int:
+    """A page's size as asked, within 1 to MAX_PAGE_SIZE."""
+    return max(1, min(per_page, MAX_PAGE_SIZE))
 
 
 def _kind(column: Any) -> type:
@@ -203,7 +208,7 @@ def list_decisions(
         cursor=cursor,
         per_page=per_page,
     )
-    return Page(rows, max(1, min(per_page, MAX_PAGE_SIZE)), total, following, before)
+    return Page(rows, _page_size(per_page), total, following, before)
 
 
 def work_candidates(
@@ -216,7 +221,7 @@ def work_candidates(
 ) -> Page:
     """Decisions the actor may see standing where their role may have work (`states` by
     procedure), oldest activity first, a page from the cursor on."""
-    per_page = max(1, min(per_page, MAX_PAGE_SIZE))
+    per_page = _page_size(per_page)
     where = [
         and_(Decision.procedure == procedure, Decision.state.in_(sorted(names)))
         for procedure, names in states.items()
@@ -304,7 +309,7 @@ def timeline_page(
         per_page=per_page,
     )
     entries = [_entry(e, name) for e, name in reversed(rows)]
-    return Page(entries, max(1, min(per_page, MAX_PAGE_SIZE)), None, following, before)
+    return Page(entries, _page_size(per_page), None, following, before)
 
 
 def visited_states(session: Session, decision_id: int) -> set[str]:
@@ -386,7 +391,7 @@ def audit_page(
         per_page=per_page,
         scalars=True,
     )
-    return Page(rows, max(1, min(per_page, MAX_PAGE_SIZE)), None, following, before)
+    return Page(rows, _page_size(per_page), None, following, before)
 
 
 def departments(session: Session) -> list[Department]:
