@@ -103,3 +103,30 @@ def test_the_decision_list_counts_up_to_a_cap(
         monkeypatch.setattr(queries, "COUNT_CAP", 11)
         assert queries.list_decisions(db, staff).total is None
         assert queries.list_decisions(db, staff, text="决策 1").total == 3  # 1, 10 and 11
+
+
+def test_a_decisions_timeline_pages_back_from_its_newest_events(
+    parts: Parts, clock: Clock, password_hash: str
+):
+    """The decision page's timeline: the newest events first, each page read oldest first,
+    `next` leading to earlier events; every event of that decision exactly once."""
+    people = make_people(parts, password_hash)
+    made = _decisions(parts, people, clock)
+    decision_id = made[0]
+    for n in range(11):
+        parts.decisions.add_record(
+            people[Role.STAFF],
+            decision_id,
+            "proposal",
+            {"source": "department", "problem": f"问题 {n}", "reasons": "依据", "solution": "办法"},
+        )
+    with parts.readers() as db:
+        every = [e.seq for e in queries.timeline(db, decision_id)]
+        pages = _walk(
+            lambda c: queries.timeline_page(db, decision_id, cursor=c, per_page=5),
+            lambda e: e.seq,
+        )
+    assert len(every) == 12  # proposed, then eleven records
+    assert [len(p) for p in pages] == [5, 5, 2]
+    assert all(page == sorted(page) for page in pages)  # a page reads as a timeline does
+    assert [seq for page in reversed(pages) for seq in page] == every
