@@ -13,6 +13,7 @@ from sqlalchemy import select
 from decisionflow import security_events as events
 from decisionflow.accounts import Actor
 from decisionflow.models import AuditChainHead
+from decisionflow.queries import MAX_ID
 from web.parts import engine
 
 #: record an API token's use at most once an hour per account and process: enough to trace
@@ -101,7 +102,7 @@ def _denied(response: Response) -> None:
         outcome="not_permitted",
         origin=_origin(),
         detail={"method": request.method, "path": request.path[:200]},
-        decision_id=decision_id if isinstance(decision_id, int) and decision_id < 2**31 else None,
+        decision_id=decision_id if isinstance(decision_id, int) and decision_id <= MAX_ID else None,
     )
 
 
