@@ -8,7 +8,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _DIGITS = re.compile(r"[0-9]+")
-#: far beyond any real list's pages, and small enough that a page's offset fits the database
+#: far beyond any draft's version number a page is asked for (lists page by cursor, not number)
 MAX_PAGE = 1_000_000
 #: past this many digits no number is meant (and int() of thousands of digits raises)
 _MOST_DIGITS = 18
