@@ -10,6 +10,18 @@ from typing import Any
 from decisionflow.definitions import FieldSpec
 from decisionflow.errors import InvalidInput
 
+
+def unstorable(text: str) -> bool:
+    """Text with a NUL (PostgreSQL's text refuses it) or a lone surrogate (no UTF-8 has it)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

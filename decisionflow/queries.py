@@ -26,6 +26,7 @@ from decisionflow.models import (
     User,
     UTCDateTime,
 )
+from decisionflow.payload import unstorable
 from decisionflow.roles import ROLE_SCOPES, Scope
 
 MAX_PAGE_SIZE = 100
@@ -181,6 +182,10 @@ def list_decisions(
 
     `ids` keeps only those decisions (the ones behind a figure of the statistics).
     """
+    if any(unstorable(f) for f in (text, state, category, unit)):
+        # No stored value holds such a character, so nothing matches; and PostgreSQL would
+        # refuse the query outright (a 500 for a typed or fuzzed filter).
+        return Page([], _page_size(per_page), 0)
     query = (
         select(Decision, Department.code, Department.name_zh, Department.name_en)
         .join(Department, Department.id == Decision.undertaking_unit_id)

@@ -16,6 +16,7 @@ from decisionflow import queries
 from decisionflow.accounts import Actor
 from decisionflow.definitions import FieldSpec, Text
 from decisionflow.errors import DecisionFlowError, InvalidInput, NotFound
+from decisionflow.payload import unstorable
 from decisionflow.queries import MAX_PAGE_SIZE
 from decisionflow.views import ActionView, DecisionView
 from web.errors import status_of
@@ -162,17 +163,6 @@ def _body() -> dict[str, Any]:
     return data
 
 
-def _unstorable(text: str) -> bool:
-    """Text with a NUL (PostgreSQL's text refuses it) or a lone surrogate (no UTF-8 has it)."""
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _storable_text(body: dict[str, Any]) -> None:
     """Refuse JSON text escapes that decode to what no database keeps (\\u0000, \\ud800).
 
@@ -186,7 +176,7 @@ def _storable_text(body: dict[str, Any]) -> None:
         stack = [name, value]
         while stack:  # iterative: a deeply nested value must not exhaust the stack
             item = stack.pop()
-            if isinstance(item, str) and _unstorable(item):
+            if isinstance(item, str) and unstorable(item):
                 faulty.append(name)
                 break
             if isinstance(item, dict):
@@ -203,7 +193,7 @@ def _storable_text(body: dict[str, Any]) -> None:
             zh="请求含有不能保存的字符",
             en="The request contains characters that cannot be kept (NUL or a lone surrogate)",
             # the name itself may hold the fault: shown with escapes, never as raw surrogates
-            fields={ascii(n)[1:-1] if _unstorable(n) else n: message for n in faulty},
+            fields={ascii(n)[1:-1] if unstorable(n) else n: message for n in faulty},
         )
 
 

@@ -130,3 +130,18 @@ def test_a_decisions_timeline_pages_back_from_its_newest_events(
     assert [len(p) for p in pages] == [5, 5, 2]
     assert all(page == sorted(page) for page in pages)  # a page reads as a timeline does
     assert [seq for page in reversed(pages) for seq in page] == every
+
+
+def test_a_filter_no_database_can_hold_finds_nothing_instead_of_failing(
+    parts: Parts, clock: Clock, password_hash: str
+):
+    """A NUL or a lone surrogate in a filter (typed, or fuzzed through the API) matches no
+    decision; PostgreSQL would otherwise refuse the whole query (found by the long API fuzz)."""
+    people = make_people(parts, password_hash)
+    _decisions(parts, people, clock)
+    staff = people[Role.STAFF]
+    with parts.readers() as db:
+        assert queries.list_decisions(db, staff).total == 12
+        for odd in ({"state": "draft\x00ing"}, {"text": "决策\x00"}, {"unit": "\ud800"}):
+            page = queries.list_decisions(db, staff, **odd)
+            assert (page.items, page.total, page.next) == ([], 0, None), odd
