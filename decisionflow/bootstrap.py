@@ -22,6 +22,7 @@ from decisionflow.migrate import upgrade
 from decisionflow.models import utcnow
 from decisionflow.notifications import Inbox, Mailer, MailSettings, Notifier
 from decisionflow.oversight import Oversight
+from decisionflow.overview import Overviews
 from decisionflow.participation import PublicParticipation
 from decisionflow.registers import Registers
 from decisionflow.registry import DefinitionRegistry
@@ -56,6 +57,17 @@ class Parts:
     sweeper: Sweeper
     sign_in: SignInGuard
     security_events: SecurityEvents
+
+    @property
+    def overviews(self) -> Overviews:
+        """Decision pages, each read in one transaction from the parts above."""
+        return Overviews(
+            self.readers,
+            decisions=self.decisions,
+            follow_ups=self.follow_ups,
+            sweeper=self.sweeper,
+            participation=self.participation,
+        )
 
     def upgrade_database(self) -> None:
         """Apply every pending migration."""

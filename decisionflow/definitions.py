@@ -349,6 +349,17 @@ class Definition(_Frozen):
         branch = (t for s in self.states for b in s.branches for t in b.transitions)
         return (*self.transitions, *branch)
 
+    def fields_of(self, kind: str) -> Mapping[str, FieldSpec]:
+        """The fields a record of this kind is made with (a trigger's record: its move's)."""
+        return self._fields_by_kind.get(kind, {})
+
+    @cached_property
+    def _fields_by_kind(self) -> dict[str, Mapping[str, FieldSpec]]:
+        found: dict[str, Mapping[str, FieldSpec]] = {}
+        for t in self.every_transition:
+            found.setdefault(t.trigger, t.fields)  # the first route of a trigger, as before
+        return found | {kind: spec.fields for kind, spec in self.records.items()}
+
     @cached_property
     def triggers(self) -> tuple[str, ...]:
         """Every trigger name, main line and branches, in declaration order."""

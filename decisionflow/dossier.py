@@ -84,10 +84,10 @@ def build_dossier(
                 "data": r.data,
                 "state": r.state,
                 "branch": r.branch,
-                "created_by": name,
+                "created_by": r.author,
                 "created_at": r.created_at,
             }
-            for r, name in queries.records(session, decision.id)
+            for r in queries.records(session, decision.id)
         ]
     )
     files["audit_events.json"] = _json([e.__dict__ for e in events])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from decisionflow.guards import DecisionFacts, RecordFact
+from decisionflow.guards import DecisionFacts, RecordFact, RecordFacts
 from decisionflow.models import Decision, PublicComment, StepRecord
 
 # Built once and reused: a reused statement keeps its compiled form (see positions.save).
@@ -85,6 +86,29 @@ class SqlRecordFacts:
         self._times = None
 
 
+class ReadRecordFacts(SqlRecordFacts):
+    """Record facts answered from records the caller read already (every one of the decision,
+    first to last): a page that lists them asks nothing more of the database."""
+
+    def __init__(self, session: Session, decision_id: int, records: Sequence[RecordFact]) -> None:
+        super().__init__(session, decision_id)
+        self._records = list(records)
+        self._times = {}
+        for record in self._records:
+            self._times.setdefault(record.kind, []).append(record.created_at)
+            self._latest[record.kind] = record  # the last one of its kind wins: the newest
+
+    def latest(self, kind: str) -> RecordFact | None:
+        """The newest record of a kind, if any."""
+        return self._latest.get(kind)
+
+    def every(self, kind: str, *, since: datetime | None = None) -> list[RecordFact]:
+        """Every record of a kind (made at or after `since`), oldest first."""
+        return [
+            r for r in self._records if r.kind == kind and (since is None or r.created_at >= since)
+        ]
+
+
 def branch_positions(decision: Decision) -> tuple[dict[str, str], dict[str, datetime]]:
     """The decision's branch states and their entry times."""
     states: dict[str, str] = {}
@@ -95,8 +119,10 @@ def branch_positions(decision: Decision) -> tuple[dict[str, str], dict[str, date
     return states, entered
 
 
-def facts_of(session: Session, decision: Decision) -> DecisionFacts:
-    """The facts the rules see about a decision."""
+def facts_of(
+    session: Session, decision: Decision, records: RecordFacts | None = None
+) -> DecisionFacts:
+    """The facts the rules see about a decision (its records read as asked, unless given)."""
     states, entered = branch_positions(decision)
     return DecisionFacts(
         state=decision.state,
@@ -104,7 +130,7 @@ def facts_of(session: Session, decision: Decision) -> DecisionFacts:
         branch_states=states,
         entered_at=decision.state_entered_at,
         branch_entered_at=entered,
-        records=SqlRecordFacts(session, decision.id),
+        records=records or SqlRecordFacts(session, decision.id),
     )
 
 

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from decisionflow import driver
 from decisionflow.accounts import Actor
 from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet, Unmet
 from decisionflow.models import Decision, DecisionCoUnit, FollowUp, User, utcnow
 from decisionflow.notifications import Message, Notifier, people_in_roles
-from decisionflow.queries import visible_to
+from decisionflow.queries import people_named, visible_to
 from decisionflow.roles import ROLE_SCOPES, Permission, Role, Scope, has_permission
 from decisionflow.uow import Attempt, Door
 
@@ -75,10 +76,18 @@ def _may_answer(session: Session, actor: Actor, decision: Decision) -> bool:
 def _names(session: Session, follow_ups: list[FollowUp]) -> dict[int, str]:
     """The display names of the follow-ups' supervisors and answerers, in one query."""
     ids = {f.supervisor_id for f in follow_ups} | {f.answered_by or 0 for f in follow_ups}
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {user_id: name for user_id, name in rows}
+    return people_named(session, ids)
+
+
+def _in_order(views: list[FollowUpView]) -> list[FollowUpView]:
+    """Overdue first, closed last, then by due date."""
+    return sorted(views, key=lambda v: (not v.overdue, v.status == "closed", v.due, v.id))
+
+
+#: a decision's follow-ups, for its page (prepared once: see decisionflow.driver)
+_ON_DECISION = driver.Prepared(
+    select(*FollowUp.__table__.c).where(FollowUp.decision_id == bindparam("decision_id"))
+)
 
 
 def _require_manager(actor: Actor, what_zh: str, what_en: str) -> None:
@@ -360,8 +369,19 @@ class FollowUps:
         with self.readers() as session:
             rows = session.execute(query.order_by(FollowUp.due, FollowUp.id)).all()
             names = _names(session, [f for f, _ in rows])
-            views = [self._view(session, f, d, names=names) for f, d in rows]
-        return sorted(views, key=lambda v: (not v.overdue, v.status == "closed", v.due, v.id))
+            return _in_order([self._view(session, f, d, names=names) for f, d in rows])
+
+    def on_decision(self, session: Session, actor: Actor, decision: Decision) -> list[FollowUpView]:
+        """The follow-ups on a decision, for its page: the caller read the decision in
+        `session` and checked that the actor may see it (as `listing` would, by unit)."""
+        if not has_permission(actor.role, Permission.FOLLOWUP_MANAGE) and (
+            not has_permission(actor.role, Permission.FOLLOWUP_ANSWER)
+            or actor.department_id is None
+        ):
+            return []
+        rows = _ON_DECISION.objects(session.connection(), {"decision_id": decision.id}, FollowUp)
+        names = _names(session, rows)
+        return _in_order([self._view(session, f, decision, names=names) for f in rows])
 
     # -- helpers ---------------------------------------------------------------------------
     def _view(

@@ -11,10 +11,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from decisionflow import positions
+from decisionflow import driver, positions
 from decisionflow.accounts import Actor
 from decisionflow.errors import (
     InvalidInput,
@@ -421,14 +421,17 @@ class PublicParticipation:
         )
 
     def comments(self, session: Session, decision_id: int) -> list[PublicComment]:
-        """Every comment on a decision, first to last (for staff; contact details included)."""
-        return list(
-            session.scalars(
-                select(PublicComment)
-                .where(PublicComment.decision_id == decision_id)
-                .order_by(PublicComment.id)
-            )
-        )
+        """Every comment on a decision, first to last (for staff; contact details included),
+        as read-only objects in no session."""
+        return _COMMENTS.objects(session.connection(), {"decision_id": decision_id}, PublicComment)
+
+
+#: a decision's page reads them (prepared once: see decisionflow.driver)
+_COMMENTS = driver.Prepared(
+    select(*PublicComment.__table__.c)
+    .where(PublicComment.decision_id == bindparam("decision_id"))
+    .order_by(PublicComment.id)
+)
 
 
 def _has_control(value: str) -> bool:

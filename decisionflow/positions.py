@@ -253,7 +253,6 @@ _LOAD_WITH_HEAD = driver.Prepared(
     .select_from(_DECISIONS.outerjoin(_HEAD, _HEAD.c.id == audit.HEAD_ID))
     .where(_DECISIONS.c.id == bindparam("id"))
 )
-_NEW_DECISION = Decision.__mapper__.class_manager.new_instance
 
 
 def load(session: Session, decision_id: int) -> Decision | None:
@@ -271,12 +270,7 @@ def load(session: Session, decision_id: int) -> Decision | None:
             seq, hash = values.pop("audit_head_seq"), values.pop("audit_head_hash")
             if seq is not None:
                 audit.head_seen(session, connection, seq, hash)
-    if values is None:
-        return None
-    # Filled in as the ORM fills a loaded object, without an attribute event per column.
-    decision = _NEW_DECISION()
-    decision.__dict__.update(values)
-    return decision
+    return None if values is None else driver.detached(Decision, values)
 
 
 def save(session: Session, decision: Decision, now: datetime) -> None:

@@ -5,15 +5,29 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
+from decisionflow import driver
 from decisionflow.accounts import Actor
+from decisionflow.definitions import Definition
 from decisionflow.models import (
     Attachment,
     AuditEvent,
@@ -145,6 +159,18 @@ def _keyset(
     rows: list[Any] = (
         list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
     )
+    return _neighbours(rows, per_page, direction, found is not None, key_of)
+
+
+def _neighbours(
+    rows: list[Any],
+    per_page: int,
+    direction: str,
+    from_cursor: bool,
+    key_of: Callable[[Any], tuple[Any, ...]],
+) -> tuple[list[Any], str | None, str | None]:
+    """A page from up to per_page + 1 rows read in `direction`, in page order, and the
+    cursors of the pages after and before it."""
     more = len(rows) > per_page
     rows = rows[:per_page]
     if direction == "b":
@@ -153,7 +179,7 @@ def _keyset(
         before = _cursor("b", key_of(rows[0])) if more and rows else None
     else:
         following = _cursor("a", key_of(rows[-1])) if more else None
-        before = _cursor("b", key_of(rows[0])) if found is not None and rows else None
+        before = _cursor("b", key_of(rows[0])) if from_cursor and rows else None
     return rows, following, before
 
 
@@ -264,35 +290,61 @@ class TimelineEntry:
     hash: str
 
 
+#: what the timeline shows of an event, and who made it: columns, not whole events (an event
+#: also carries its payload, which a timeline never shows)
+_TIMELINE = select(
+    AuditEvent.seq,
+    AuditEvent.occurred_at,
+    AuditEvent.actor_username,
+    User.display_name,
+    AuditEvent.actor_role,
+    AuditEvent.action,
+    AuditEvent.outcome,
+    AuditEvent.state_before,
+    AuditEvent.state_after,
+    AuditEvent.detail,
+    AuditEvent.hash,
+).outerjoin(User, User.id == AuditEvent.actor_id)
+
+
 def timeline(session: Session, decision_id: int) -> list[TimelineEntry]:
     """Every audit event of a decision, oldest first, with the actor's display name."""
     rows = session.execute(
-        select(AuditEvent, User.display_name)
-        .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(AuditEvent.decision_id == decision_id)
-        .order_by(AuditEvent.seq)
+        _TIMELINE.where(AuditEvent.decision_id == decision_id).order_by(AuditEvent.seq)
     ).all()
-    return [_entry(e, name) for e, name in rows]
+    return [_entry(**row._mapping) for row in rows]
 
 
 #: timeline entries a decision page shows at once; earlier ones are a link away
 TIMELINE_PAGE = 30
 
 
-def _entry(e: AuditEvent, name: str | None) -> TimelineEntry:
-    return TimelineEntry(
-        e.seq,
-        e.occurred_at,
-        e.actor_username,
-        name or e.actor_username,
-        e.actor_role,
-        e.action,
-        e.outcome,
-        e.state_before,
-        e.state_after,
-        e.detail,
-        e.hash,
+def _entry(
+    seq: int,
+    occurred_at: datetime,
+    actor_username: str,
+    display_name: str | None,
+    **rest: str,
+) -> TimelineEntry:
+    return TimelineEntry(seq, occurred_at, actor_username, display_name or actor_username, **rest)
+
+
+# A decision's timeline, a page at a time: older events (reading on) or newer ones (reading
+# back towards the newest), prepared once as the page reads below are.
+_OLDER = driver.Prepared(
+    _TIMELINE.where(
+        AuditEvent.decision_id == bindparam("decision_id"), AuditEvent.seq < bindparam("seq")
     )
+    .order_by(AuditEvent.seq.desc())
+    .limit(bindparam("rows"))
+)
+_NEWER = driver.Prepared(
+    _TIMELINE.where(
+        AuditEvent.decision_id == bindparam("decision_id"), AuditEvent.seq > bindparam("seq")
+    )
+    .order_by(AuditEvent.seq.asc())
+    .limit(bindparam("rows"))
+)
 
 
 def timeline_page(
@@ -300,65 +352,132 @@ def timeline_page(
 ) -> Page:
     """A page of a decision's audit events, the newest first unless the cursor says otherwise;
     the items oldest first, as a timeline reads."""
-    query = (
-        select(AuditEvent, User.display_name)
-        .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(AuditEvent.decision_id == decision_id)
+    per_page = _page_size(per_page)
+    found = _uncursor(cursor, [int]) if cursor else None
+    direction, (seq,) = found or ("a", (MAX_SEQ,))
+    statement = _OLDER if direction == "a" else _NEWER
+    params = {"decision_id": decision_id, "seq": seq, "rows": per_page + 1}
+    rows = [_entry(**row) for row in statement.rows(session.connection(), params)]
+    entries, following, before = _neighbours(
+        rows, per_page, direction, found is not None, lambda e: (e.seq,)
     )
-    rows, following, before = _keyset(
-        session,
-        query,
-        columns=(AuditEvent.seq,),
-        key_of=lambda row: (row[0].seq,),
-        cursor=cursor,
-        per_page=per_page,
+    return Page(entries[::-1], per_page, None, following, before)
+
+
+# The decision page's reads, prepared once (decisionflow.driver): a page runs each of them,
+# and SQLAlchemy's own path costs several times the statement itself on SQLite.
+_VISITED = driver.Prepared(
+    select(AuditEvent.state_before)
+    .where(AuditEvent.decision_id == bindparam("decision_id"), AuditEvent.outcome == "done")
+    .distinct()
+)
+_DRAFTS = driver.Prepared(
+    select(*DraftVersion.__table__.c)
+    .where(DraftVersion.decision_id == bindparam("decision_id"))
+    .order_by(DraftVersion.number)
+)
+_ATTACHMENTS = driver.Prepared(
+    select(*(c for c in Attachment.__table__.c if c.key != "content"))  # kept in files
+    .where(Attachment.decision_id == bindparam("decision_id"))
+    .order_by(Attachment.id)
+)
+_RECORDS = driver.Prepared(
+    select(
+        StepRecord.id,
+        StepRecord.kind,
+        StepRecord.data,
+        StepRecord.state,
+        StepRecord.branch,
+        StepRecord.created_by,
+        StepRecord.created_at,
+        User.display_name.label("author"),
     )
-    entries = [_entry(e, name) for e, name in reversed(rows)]
-    return Page(entries, _page_size(per_page), None, following, before)
+    .join(User, User.id == StepRecord.created_by)
+    .where(StepRecord.decision_id == bindparam("decision_id"))
+    .order_by(StepRecord.id)
+)
 
 
 def visited_states(session: Session, decision_id: int) -> set[str]:
     """The states a decision has moved out of (or acted in), from its done audit events."""
-    return set(
-        session.scalars(
-            select(AuditEvent.state_before)
-            .where(AuditEvent.decision_id == decision_id, AuditEvent.outcome == "done")
-            .distinct()
-        )
-    )
+    return set(_VISITED.scalars(session.connection(), {"decision_id": decision_id}))
 
 
 def drafts(session: Session, decision_id: int) -> list[DraftVersion]:
-    """The draft versions of a decision, first to last."""
-    return list(
-        session.scalars(
-            select(DraftVersion)
-            .where(DraftVersion.decision_id == decision_id)
-            .order_by(DraftVersion.number)
-        )
-    )
+    """The draft versions of a decision, first to last (read-only objects, in no session)."""
+    return _DRAFTS.objects(session.connection(), {"decision_id": decision_id}, DraftVersion)
 
 
 def attachments(session: Session, decision_id: int) -> list[Attachment]:
-    """The files attached to a decision, first to last."""
-    return list(
-        session.scalars(
-            select(Attachment).where(Attachment.decision_id == decision_id).order_by(Attachment.id)
-        )
-    )
+    """The files attached to a decision, first to last (read-only objects, in no session)."""
+    return _ATTACHMENTS.objects(session.connection(), {"decision_id": decision_id}, Attachment)
 
 
-def records(session: Session, decision_id: int) -> list[tuple[StepRecord, str]]:
+@dataclass(frozen=True)
+class RecordLine:
+    """A record of a decision, with its author's display name."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+    state: str
+    branch: str | None
+    created_by: int
+    created_at: datetime
+    author: str
+
+
+def records(session: Session, decision_id: int) -> list[RecordLine]:
     """The records of a decision with their author's display name, first to last."""
-    return [
-        (record, name)
-        for record, name in session.execute(
-            select(StepRecord, User.display_name)
-            .join(User, User.id == StepRecord.created_by)
-            .where(StepRecord.decision_id == decision_id)
-            .order_by(StepRecord.id)
-        ).all()
-    ]
+    rows = _RECORDS.rows(session.connection(), {"decision_id": decision_id})
+    return [RecordLine(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone a form may name: an expert to assign, a member present."""
+
+    id: int
+    display_name: str
+
+
+_ACTIVE = select(User.id, User.display_name).where(User.active.is_(True))
+_PEOPLE = driver.Prepared(_ACTIVE.order_by(User.display_name))
+_PEOPLE_IN_ROLE = driver.Prepared(
+    _ACTIVE.where(User.role == bindparam("role")).order_by(User.display_name)
+)
+
+
+def people(session: Session, role: str | None = None) -> list[Person]:
+    """The active users (of one role, if given), by name."""
+    connection = session.connection()
+    if role is None:
+        rows = _PEOPLE.rows(connection, {})
+    else:
+        rows = _PEOPLE_IN_ROLE.rows(connection, {"role": role})
+    return [Person(**row) for row in rows]
+
+
+def people_named(session: Session, ids: Iterable[Any]) -> dict[int, str]:
+    """The display names of the users with these ids (ids that are no user's are left out)."""
+    wanted = {i for i in ids if isinstance(i, int) and 1 <= i <= MAX_ID}
+    if not wanted:
+        return {}
+    query = select(User.id, User.display_name).where(User.id.in_(wanted))
+    # (a comprehension: dict() would take the result's keys() for a mapping's)
+    return {user_id: name for user_id, name in session.execute(query)}
+
+
+def people_in_records(definition: Definition, records: Iterable[RecordLine]) -> set[Any]:
+    """The user ids the records' user fields name (an expert assigned, the members present)."""
+    ids: set[Any] = set()
+    for record in records:
+        specs = definition.fields_of(record.kind)
+        for name, value in record.data.items():
+            spec = specs.get(name)
+            if spec is not None and spec.type in ("user", "users"):
+                ids.update(value if isinstance(value, list) else [value])
+    return ids
 
 
 def audit_page(

@@ -343,21 +343,34 @@ class DecisionService:
             decision, definition = self._load(session, actor, decision_id, None, None)
             return self._actions(session, actor, decision, definition)
 
-    def get_with_actions(
-        self, actor: Actor, decision_id: int
-    ) -> tuple[DecisionView, Definition, list[ActionView]]:
-        """A decision the actor may see, its definition and the actor's moves, from one read
-        (the decision page: the moves shown are those of the state shown)."""
-        with self.readers() as session:
-            decision, definition = self._load(session, actor, decision_id, None, None)
-            view = DecisionView.of(decision, definition)
-            return view, definition, self._actions(session, actor, decision, definition)
+    def visible(
+        self, session: Session, actor: Actor, decision_id: int
+    ) -> tuple[Decision, Definition]:
+        """A decision the actor may see and its definition, read in the caller's session
+        (NotFound, NotPermitted otherwise): for a read made of several parts."""
+        return self._load(session, actor, decision_id, None, None)
+
+    def moves(
+        self,
+        session: Session,
+        actor: Actor,
+        decision: Decision,
+        definition: Definition,
+        facts: DecisionFacts,
+    ) -> list[ActionView]:
+        """The actor's moves on a decision read by `visible`, judged on the facts given."""
+        return self._actions(session, actor, decision, definition, facts)
 
     # -- helpers ---------------------------------------------------------------------------
     def _actions(
-        self, session: Session, actor: Actor, decision: Decision, definition: Definition
+        self,
+        session: Session,
+        actor: Actor,
+        decision: Decision,
+        definition: Definition,
+        facts: DecisionFacts | None = None,
     ) -> list[ActionView]:
-        facts = positions.facts_for_move(session, decision)
+        facts = facts or positions.facts_for_move(session, decision)
         # The service's clock, not the wall clock: the list must agree with what `fire`
         # would answer at the same moment (and with a test's hand-moved clock).
         now = self.clock()

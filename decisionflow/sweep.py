@@ -24,6 +24,7 @@ from decisionflow.definitions import Definition
 from decisionflow.errors import Conflict
 from decisionflow.facts import facts_of
 from decisionflow.followups import UNIT_ROLES
+from decisionflow.guards import DecisionFacts
 from decisionflow.models import Decision, FollowUp, ReminderSent, User, utcnow
 from decisionflow.notifications import Mailer, Message, Notifier, people_in_roles
 from decisionflow.registry import DefinitionRegistry
@@ -139,17 +140,19 @@ class Sweeper:
                 ]
         return sorted(found, key=lambda pair: (pair[1].due, pair[0].id))
 
-    def due_for(self, decision_id: int, *, today: date | None = None) -> list[DueItem]:
-        """The deadlines running on one decision (for its page; the caller checked who may see it)."""
-        today = today or self.today()
-        with self.readers() as session:
-            decision = session.get(Decision, decision_id)
-            if decision is None:
-                return []
-            definition = self._definition(session, decision)
-            if definition.state(decision.state).final:
-                return []
-            return self._items(session, decision, definition, today)
+    def running(
+        self, definition: Definition, facts: DecisionFacts, *, today: date | None = None
+    ) -> list[DueItem]:
+        """The deadlines running on a decision whose facts the caller read (its page)."""
+        if definition.state(facts.state).final:
+            return []
+        return due_items(
+            definition,
+            facts,
+            calendar=self.calendar,
+            today=today or self.today(),
+            timezone=self.timezone,
+        )
 
     def _definition(self, session: Session, decision: Decision) -> Definition:
         return self.registry.get(
@@ -159,13 +162,7 @@ class Sweeper:
     def _items(
         self, session: Session, decision: Decision, definition: Definition, today: date
     ) -> list[DueItem]:
-        return due_items(
-            definition,
-            facts_of(session, decision),
-            calendar=self.calendar,
-            today=today,
-            timezone=self.timezone,
-        )
+        return self.running(definition, facts_of(session, decision), today=today)
 
     def _kind(self, due: date, today: date) -> str | None:
         return notice_kind(due, today, calendar=self.calendar, window=self.window)

@@ -368,10 +368,10 @@ def records(decision_id: int) -> Response:
                 "data": r.data,
                 "state": r.state,
                 "branch": r.branch,
-                "created_by": name,
+                "created_by": r.author,
                 "created_at": r.created_at.isoformat(),
             }
-            for r, name in queries.records(db, decision_id)
+            for r in queries.records(db, decision_id)
         ]
     return jsonify({"items": items})
 

@@ -14,13 +14,12 @@ from werkzeug.wrappers import Response
 
 from decisionflow import queries
 from decisionflow.checklist import RecordSlot, addable_records
-from decisionflow.definitions import Definition
 from decisionflow.errors import Conflict, DecisionFlowError, InvalidInput, NotFound, NotPermitted
 from decisionflow.models import CATEGORY_LABELS, Category, PublicComment
-from decisionflow.participation import DISPOSITIONS, handles_comments
+from decisionflow.overview import DecisionOverview
+from decisionflow.participation import DISPOSITIONS
 from decisionflow.roles import Permission, has_permission
-from decisionflow.views import ActionView, DecisionView
-from web.diagram import diagram
+from web.diagram import drawn
 from web.errors import status_of
 from web.i18n import pick
 from web.numbers import MAX_PAGE, whole_number
@@ -133,67 +132,56 @@ def new() -> str | Response | tuple[str, int]:
 
 @dataclass(frozen=True)
 class _Forms:
-    """The forms the decision page offers this user now."""
+    """The decision as its page shows it, and the forms the page offers this user now."""
 
-    view: DecisionView
-    definition: Definition
-    actions: list[ActionView]
+    overview: DecisionOverview
     record_slots: list[RecordSlot]
-
-    comments: list[PublicComment]
-    handles_comments: bool
 
     @property
     def ids(self) -> set[str]:
         """The forms' names, as refusals refer to them."""
-        ids = {f"action:{a.trigger}" for a in self.actions}
+        overview = self.overview
+        ids = {f"action:{a.trigger}" for a in overview.actions}
         ids |= {f"record:{s.kind}" for s in self.record_slots}
-        if self.handles_comments:
-            ids |= {f"{kind}-{c.id}" for c in self.comments for kind in ("dispose", "moderate")}
-        return ids | (set() if self.view.final else {"attachment"})
+        if overview.handles_comments:
+            ids |= {f"{kind}-{c.id}" for c in overview.comments for kind in ("dispose", "moderate")}
+        return ids | (set() if overview.decision.final else {"attachment"})
 
 
 def _forms(decision_id: int) -> _Forms:
-    """What the page offers; NotPermitted or NotFound if the user may not see the decision."""
+    """What the page shows and offers; NotPermitted or NotFound if the user may not see it."""
     me = actor()
-    view, definition, actions = engine().decisions.get_with_actions(me, decision_id)
+    overview = engine().overviews.read(me, decision_id, events=request.args.get("events", ""))
+    view = overview.decision
     branch_states = {b.name: b.state for b in view.branches}
-    slots = addable_records(definition, view.state, branch_states, me.role)
-    handler = handles_comments(me, view.undertaking_unit_id)
-    comments: list[PublicComment] = []
-    if handler or has_permission(me.role, Permission.DECISION_READ_ALL):
-        with engine().readers() as db:
-            comments = engine().participation.comments(db, decision_id)
-    return _Forms(view, definition, actions, slots, comments, handler)
+    slots = addable_records(overview.definition, view.state, branch_states, me.role)
+    return _Forms(overview, slots)
 
 
 def _page(decision_id: int, **form_state: Any) -> str:
     """The decision page, with whatever a failed form left to show."""
     forms = _forms(decision_id)
-    view, definition = forms.view, forms.definition
-    with engine().readers() as db:
-        # The newest events only: a decision's history grows, its page should not.
-        events = queries.timeline_page(db, decision_id, cursor=request.args.get("events", ""))
-        visited = queries.visited_states(db, decision_id)
-        draft_versions = queries.drafts(db, decision_id)
-        files = queries.attachments(db, decision_id)
-        records = queries.records(db, decision_id)
+    overview = forms.overview
+    view, definition = overview.decision, overview.definition
     branch_states = {b.name: b.state for b in view.branches}
     return render_template(
         "decisions/show.html",
         decision=view,
         definition=definition,
-        actions=forms.actions,
+        actions=overview.actions,
+        deadlines=overview.deadlines,
+        follow_ups=overview.follow_ups,
         record_slots=forms.record_slots,
         offered_forms=forms.ids,
-        boxes=diagram(definition, view.state, branch_states, visited),
-        events=events.items,
-        events_page=events,
-        drafts=draft_versions,
-        files=files,
-        records=records,
-        comments=forms.comments,
-        handles_comments=forms.handles_comments,
+        diagram=drawn(definition, view.state, branch_states, overview.visited),
+        events=overview.timeline.items,
+        events_page=overview.timeline,
+        drafts=overview.drafts,
+        files=overview.attachments,
+        records=overview.records,
+        people=overview.people,
+        comments=overview.comments,
+        handles_comments=overview.handles_comments,
         dispositions=DISPOSITIONS,
         can_attach=not view.final,
         form_errors=form_state.get("form_errors", {}),
@@ -324,7 +312,7 @@ def _beside_its_form(decision_id: int, form: str, err: DecisionFlowError) -> boo
             return False
         forms = _forms(decision_id)  # NotPermitted again if the decision is out of reach
         kind = form.split(":", 1)[1]
-        return form in forms.ids and signature_of(forms.definition, kind) is not None
+        return form in forms.ids and signature_of(forms.overview.definition, kind) is not None
     return True
 
 

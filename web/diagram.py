@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from threading import Lock
+
+from flask import render_template
+from markupsafe import Markup
 
 from decisionflow.definitions import Definition, Text
+from web.i18n import is_english
 
 
 @dataclass
@@ -55,3 +62,41 @@ def diagram(
             )
         boxes.append(box)
     return boxes
+
+
+#: drawings made, by what they show: a definition version never changes, and decisions at the
+#: same place of the same procedure share one drawing (an argumentation stage's lanes take
+#: some 0.3 ms to render)
+_DRAWN: OrderedDict[Hashable, Markup] = OrderedDict()
+_DRAWN_MAX = 512
+_LOCK = Lock()
+
+
+def drawn(
+    definition: Definition, state: str, branch_states: dict[str, str], visited: set[str]
+) -> Markup:
+    """The diagram as HTML in the page's language, drawn once for each place it shows."""
+    key = (
+        definition.key,
+        definition.overlay,
+        definition.digest,
+        state,
+        tuple(sorted(branch_states.items())),
+        frozenset(visited),
+        is_english(),
+    )
+    with _LOCK:
+        found = _DRAWN.get(key)
+        if found is not None:
+            _DRAWN.move_to_end(key)
+            return found
+    html = Markup(
+        render_template(
+            "decisions/_diagram.html", boxes=diagram(definition, state, branch_states, visited)
+        )
+    )
+    with _LOCK:
+        _DRAWN[key] = html
+        if len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return html

@@ -10,7 +10,6 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from decisionflow import queries
-from decisionflow.deadlines import DueItem
 from decisionflow.errors import DecisionFlowError, InvalidInput, NotPermitted
 from decisionflow.followups import FollowUpView
 from decisionflow.roles import Permission, has_permission
@@ -32,12 +31,7 @@ def followup_status(status: str) -> str:
 
 @bp.app_context_processor
 def helpers() -> dict[str, Any]:
-    """Offer pages the status labels, and a decision's follow-ups and deadlines (its page)."""
-
-    def follow_ups_of(decision_id: int) -> list[FollowUpView]:
-        if not current_user.is_authenticated:
-            return []
-        return engine().follow_ups.listing(current_user.actor, decision_id=decision_id)
+    """Offer pages the status labels, and the follow-ups the signed-in unit must answer."""
 
     def follow_ups_to_answer() -> list[FollowUpView]:
         """The open follow-ups the signed-in unit must answer (for "My work")."""
@@ -46,14 +40,8 @@ def helpers() -> dict[str, Any]:
             return []
         return engine().follow_ups.listing(me, status="open")
 
-    def deadlines_of(decision_id: int) -> list[DueItem]:
-        """The deadlines running on a decision the page already showed the user may see."""
-        return engine().sweeper.due_for(decision_id)
-
     return {
-        "deadlines_of": deadlines_of,
         "followup_status": followup_status,
-        "follow_ups_of": follow_ups_of,
         "follow_ups_to_answer": follow_ups_to_answer,
     }
 

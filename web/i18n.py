@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,9 +19,11 @@ from decisionflow.definitions import Text
 LANGUAGES = {"zh": "中文", "en": "English"}
 SOURCE_CATALOGS = Path(__file__).parent / "translations"
 
-#: the page's language and catalog, settled once a request: a decision page asks for them
-#: hundreds of times, and each ask through Flask-Babel walks its context anew (~10 µs)
-_PAGE_LANGUAGE: ContextVar[tuple[bool, Any] | None] = ContextVar("page_language", default=None)
+#: the page's language, catalog and time zone, settled once a request: a decision page asks
+#: for them hundreds of times, and each ask through Flask-Babel walks its context anew (~10 µs)
+_PAGE_LANGUAGE: ContextVar[tuple[bool, Any, tzinfo] | None] = ContextVar(
+    "page_language", default=None
+)
 
 
 def select_locale() -> str:
@@ -50,16 +52,23 @@ def compile_catalogs(app: Flask, target: Path) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
 
 
-def _page_language() -> tuple[bool, Any]:
-    """Whether the page is in English, and the catalog it is translated with."""
+def _page_language() -> tuple[bool, Any, tzinfo]:
+    """Whether the page is in English, the catalog it is translated with, its time zone."""
     settled = _PAGE_LANGUAGE.get()
     if settled is None:  # outside a request's dispatch: ask Flask-Babel each time
-        return str(get_locale()) == "en", get_translations()
+        return str(get_locale()) == "en", get_translations(), get_timezone()
     return settled
 
 
 def _settle_language() -> None:
-    _PAGE_LANGUAGE.set((str(get_locale()) == "en", get_translations()))
+    _PAGE_LANGUAGE.set((str(get_locale()) == "en", get_translations(), get_timezone()))
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """Flask-Babel's gettext, through the page's settled catalog (for labels a page shows by
+    the dozen)."""
+    translated: str = _page_language()[1].ugettext(string)
+    return translated % variables if variables else translated
 
 
 def _forget_language(_: BaseException | None = None) -> None:
@@ -102,7 +111,7 @@ def when(moment: datetime | None, fmt: str = _MINUTES) -> str:
     if fmt == _MINUTES:
         # Babel's formatter costs ~50 µs a call and a timeline shows dozens; this form needs no
         # locale data, so strftime gives the very same text.
-        return moment.astimezone(get_timezone()).strftime("%Y-%m-%d %H:%M")
+        return moment.astimezone(_page_language()[2]).strftime("%Y-%m-%d %H:%M")
     return format_datetime(moment, fmt)
 
 
@@ -123,6 +132,10 @@ def init_app(app: Flask, instance: Path) -> None:
     compile_catalogs(app, instance / "translations")
     app.before_request(_settle_language)
     app.teardown_request(_forget_language)
+    # Also as filters ({{ text|pick }}): Jinja calls a filter directly, while a call of a
+    # function goes through its context (~1 µs more), and a page shows hundreds of labels.
+    app.add_template_filter(pick)
+    app.add_template_filter(when)
 
     @app.context_processor
     def helpers() -> dict[str, Any]:

@@ -6,14 +6,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
-from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from decisionflow import queries
 from decisionflow.definitions import Definition, FieldSpec, Signature
-from decisionflow.models import Decision, Department, User
+from decisionflow.models import Decision, Department
 from decisionflow.roles import ROLE_LABELS, Permission, Role, has_permission
+from web.i18n import gettext as _
 from web.i18n import pick
 from web.parts import engine
 
@@ -105,16 +104,6 @@ def state_label(decision: Decision) -> str:
     return pick(definition.state(decision.state).label)
 
 
-def _field_specs(definition: Definition, kind: str) -> Mapping[str, FieldSpec]:
-    """The fields a record of this kind was made with (a trigger's record: its action's)."""
-    if kind in definition.records:
-        return definition.records[kind].fields
-    branch = definition.branch_of_trigger(kind)
-    transitions = branch.transitions if branch else definition.transitions
-    found = next((t for t in transitions if t.trigger == kind), None)
-    return found.fields if found else {}
-
-
 #: what the engine adds to a record beside the typed fields
 _STORED_LABELS = {
     "number": ("版本号", "Version"),
@@ -134,7 +123,7 @@ def _signature_text(value: Mapping[str, Any]) -> str:
     return f"{value.get('signer', '')} · {value.get('signed_at', '')} {over}".strip()
 
 
-def _shown(value: Any, spec: FieldSpec | None) -> str:
+def _shown(value: Any, spec: FieldSpec | None, people: Mapping[int, str] | None) -> str:
     """A stored value as people read it: yes/no, a choice's label, people by name."""
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
@@ -152,19 +141,22 @@ def _shown(value: Any, spec: FieldSpec | None) -> str:
         return choice_label(value, spec)
     if spec is not None and spec.type in ("user", "users"):
         ids = value if isinstance(value, list) else [value]
-        with engine().readers() as db:
-            query = select(User.id, User.display_name).where(User.id.in_(ids))
-            # (a comprehension: dict() would take the result's keys() for a mapping's)
-            names = {user_id: name for user_id, name in db.execute(query)}
-        return "、".join(names.get(i, str(i)) for i in ids)
+        if people is None:
+            with engine().readers() as db:
+                people = queries.people_named(db, ids)
+        return "、".join(people.get(i, str(i)) for i in ids)
     return str(value)
 
 
 def record_fields(
-    definition: Definition, kind: str, data: Mapping[str, Any]
+    definition: Definition,
+    kind: str,
+    data: Mapping[str, Any],
+    people: Mapping[int, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """A record's fields as (label, value) in the page's language, not the stored names."""
-    specs = _field_specs(definition, kind)
+    """A record's fields as (label, value) in the page's language, not the stored names;
+    `people`: the names of the users records name, if the page read them already."""
+    specs = definition.fields_of(kind)
     rows = []
     for name, value in data.items():
         spec = specs.get(name)
@@ -174,7 +166,7 @@ def record_fields(
             label = pick(_STORED_LABELS[name])
         else:
             label = name
-        rows.append((label, _shown(value, spec)))
+        rows.append((label, _shown(value, spec, people)))
     return rows
 
 
@@ -215,17 +207,21 @@ def may(permission: str) -> bool:
     return has_permission(current_user.actor.role, Permission(permission))
 
 
-def people_for(spec: FieldSpec) -> list[User]:
+def people_for(spec: FieldSpec) -> list[queries.Person]:
     """The people a user field may name: experts for an expert assignment, else every active user."""
-    query = select(User).where(User.active.is_(True)).order_by(User.display_name)
-    if spec.assigns is not None:
-        query = query.where(User.role == str(spec.assigns))
     with engine().readers() as db:
-        return list(db.scalars(query))
+        return queries.people(db, None if spec.assigns is None else str(spec.assigns))
 
 
 def init_app(app: Flask) -> None:
-    """Make the helpers available in every template."""
+    """Make the helpers available in every template, the labels also as filters."""
+    # Filters are called directly by Jinja (functions go through the template's context):
+    # {{ e.action|action_label(definition) }} on a page of dozens of events.
+    for label in (role_label, outcome_label, disposition_label, choice_label):
+        app.add_template_filter(label)
+    app.add_template_filter(lambda action, d: action_label(d, action), "action_label")
+    app.add_template_filter(lambda position, d: position_label(d, position), "position_label")
+    app.add_template_filter(lambda kind, d: record_label(d, kind), "record_label")
 
     @app.context_processor
     def helpers() -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""The decision page's one read: it shows what the single reads would, from one moment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from decisionflow import queries
+from decisionflow.errors import NotFound, NotPermitted
+from decisionflow.facts import ReadRecordFacts, SqlRecordFacts
+from decisionflow.guards import RecordFact
+from decisionflow.roles import Role
+from tests.helpers import drive
+from tests.integration.test_sweep import filing_document
+
+
+def running(parts, decision_id: int) -> list:
+    """The deadlines `decisionflow deadlines list` shows for one decision."""
+    return [item for decision, item in parts.sweeper.due_now() if decision.id == decision_id]
+
+
+def test_the_page_read_agrees_with_each_part_read_alone(parts, people, clock):
+    """Moves, deadlines, follow-ups, records and history: as the services answer them one by one."""
+    view = drive(parts, people, clock, through="expert_opinion")
+    due = (clock.today + timedelta(days=10)).isoformat()
+    parts.follow_ups.open(people[Role.SUPERVISOR], view.id, instructions="请加快论证", due=due)
+    clerk = people[Role.STAFF]
+
+    page = parts.overviews.read(clerk, view.id)
+
+    assert page.decision == parts.decisions.get(clerk, view.id)
+    actions = parts.decisions.actions(clerk, view.id)
+    assert page.actions == actions and page.actions  # the clerk has moves to make here
+    assert page.deadlines == running(parts, view.id)
+    assert page.follow_ups == parts.follow_ups.listing(clerk, decision_id=view.id)
+    assert [f.instructions for f in page.follow_ups] == ["请加快论证"]
+    with parts.readers() as session:
+        assert page.records == queries.records(session, view.id)
+        assert page.visited == queries.visited_states(session, view.id)
+        assert page.timeline == queries.timeline_page(session, view.id)
+        assert page.drafts[-1].number == queries.drafts(session, view.id)[-1].number
+    # the experts a record names are shown by name, read with the page
+    expert = people[Role.EXPERT]
+    assert page.people[expert.id] == Role.EXPERT.value  # its display name in this scene
+    # the clerk of the undertaking unit handles the public comments
+    assert page.handles_comments
+
+
+def test_the_page_shows_the_deadline_running_on_the_decision(parts, people, clock):
+    """A normative document awaiting filing: the filing's due date, as the sweep computes it."""
+    document_id, due = filing_document(parts, people, clock)
+    page = parts.overviews.read(people[Role.SUPERVISOR], document_id)
+    assert [item.due for item in page.deadlines] == [due]
+    assert page.deadlines == running(parts, document_id)
+
+
+def test_the_page_read_refuses_whom_the_decision_is_not_for(parts, people):
+    """Another department's clerk is refused, as the decision itself refuses them; no number, 404."""
+    view = parts.decisions.create_decision(
+        people[Role.STAFF],
+        title="老旧小区改造计划",
+        category="public_policy",
+        undertaking_unit="housing",
+    )
+    with pytest.raises(NotPermitted):
+        parts.overviews.read(people.staff_b, view.id)
+    with pytest.raises(NotFound):
+        parts.overviews.read(people[Role.STAFF], view.id + 1000)
+
+
+def test_follow_ups_on_the_page_are_those_each_reader_may_see(parts, people, clock):
+    """The supervisor and the answering units see the follow-up; the legal officer does not."""
+    view = parts.decisions.create_decision(
+        people[Role.STAFF],
+        title="老旧小区改造计划",
+        category="public_policy",
+        undertaking_unit="housing",
+        executing_unit="ecology",
+    )
+    due = (clock.today + timedelta(days=5)).isoformat()
+    parts.follow_ups.open(people[Role.SUPERVISOR], view.id, instructions="说明进度", due=due)
+    for reader in (people[Role.SUPERVISOR], people[Role.STAFF], people.executor_b):
+        shown = parts.overviews.read(reader, view.id).follow_ups
+        assert shown == parts.follow_ups.listing(reader, decision_id=view.id)
+        assert len(shown) == 1
+    legal = people[Role.LEGAL_OFFICER]
+    assert parts.overviews.read(legal, view.id).follow_ups == []
+    assert parts.follow_ups.listing(legal, decision_id=view.id) == []
+
+
+def test_record_facts_read_with_the_page_answer_as_the_database_does(parts, people, clock):
+    """count, latest and every, for every kind and from several moments on, agree with SQL."""
+    view = drive(parts, people, clock, through="member_opinion")
+    with parts.readers() as session:
+        listed = queries.records(session, view.id)
+        read = ReadRecordFacts(
+            session,
+            view.id,
+            [RecordFact(r.kind, r.data, r.created_at, r.created_by) for r in listed],
+        )
+        asked = SqlRecordFacts(session, view.id)
+        kinds = {r.kind for r in listed} | {"no_such_kind"}
+        moments = [None, *(r.created_at for r in listed[:: max(1, len(listed) // 4)])]
+        assert len(kinds) > 5
+        for kind in kinds:
+            assert read.latest(kind) == asked.latest(kind), kind
+            for since in moments:
+                assert read.count(kind, since=since) == asked.count(kind, since=since)
+                assert read.every(kind, since=since) == asked.every(kind, since=since)
+        assert read.undisposed_comments() == asked.undisposed_comments()
