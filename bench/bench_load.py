@@ -40,6 +40,8 @@ from tests.system.live_server import APP, LiveServer, gunicorn_server  # noqa: E
 FLOOR_APP = "bench.floor_app:app"
 #: the housing clerk of the demo: "my work", the lists and the decision pages are theirs
 CLERK = "clerk"
+#: the endpoints measured, by the names the table prints
+ENDPOINTS = ("my work", "decision list", "decision page", "action POST", "API GET")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -240,6 +242,7 @@ def run_size(
     folder: Path,
     log: Callable[[str], None] = print,
     app: str = APP,
+    only: Sequence[str] = (),
 ) -> list[Row]:
     """Seed one database size, serve it and the floor, and measure every endpoint at every level."""
     log(f"seeding {decisions} decisions, {events} audit events …")
@@ -260,6 +263,8 @@ def run_size(
     ):
         floors = _measure_floor(floor_server, levels=levels, seconds=seconds)
         for endpoint in endpoints(served.url, seeded, ids):
+            if only and endpoint.name not in only:
+                continue
             for level in levels:
                 sessions = [
                     sign_in(served.url, CLERK, seeded.password)
@@ -368,6 +373,13 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint and level")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        choices=ENDPOINTS,
+        help="measure only this endpoint (repeatable; default: all five)",
+    )
     parser.add_argument("--keep", type=Path, help="seed and log in this folder and keep it")
     parser.add_argument(
         "--app", default=APP, help=f"the WSGI app gunicorn serves (default {APP}), to try a variant"
@@ -397,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                 folder=folder,
                 log=lambda line: print(line, flush=True),
                 app=args.app,
+                only=args.endpoint,
             )
     print()
     print(HEADER)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from decisionflow import driver
 from decisionflow.models import Department, User
 from decisionflow.roles import Role
 
@@ -39,6 +40,53 @@ class Actor:
             department_id=user.department_id,
             department_code=user.department.code if user.department else "",
         )
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user account as a request's sign-in check reads it."""
+
+    actor: Actor
+    display_name: str
+    active: bool
+    password_hash: str
+    #: raised when an administrator ends the account's sessions
+    session_epoch: int
+
+
+#: every signed-in request reads it (prepared once: see decisionflow.driver)
+_ACCOUNT = driver.Prepared(
+    select(
+        User.id,
+        User.username,
+        User.role,
+        User.department_id,
+        User.display_name,
+        User.active,
+        User.password_hash,
+        User.session_epoch,
+        Department.code,
+    )
+    .outerjoin(Department, Department.id == User.department_id)
+    .where(User.id == bindparam("id"))
+)
+
+
+def account(session: Session, user_id: int) -> Account | None:
+    """The account with this id, if there is one."""
+    row = _ACCOUNT.one_or_none(session.connection(), {"id": user_id})
+    if row is None:
+        return None
+    actor = Actor(
+        id=row["id"],
+        username=row["username"],
+        role=Role(row["role"]),
+        department_id=row["department_id"],
+        department_code=row["code"] or "",
+    )
+    return Account(
+        actor, row["display_name"], row["active"], row["password_hash"], row["session_epoch"]
+    )
 
 
 #: the command line acting on its own (seeding, migrations); never signs in

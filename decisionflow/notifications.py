@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from decisionflow import driver
 from decisionflow.accounts import Actor
 from decisionflow.errors import NotFound
 from decisionflow.models import (
@@ -276,6 +277,14 @@ def _claimed_at(last_error: str) -> datetime | None:
         return None
 
 
+#: every page's navigation shows it (prepared once: see decisionflow.driver)
+_UNREAD = driver.Prepared(
+    select(func.count()).where(
+        Notification.recipient_id == bindparam("recipient_id"), Notification.read_at.is_(None)
+    )
+)
+
+
 class Inbox:
     """Each user's notifications: read, count, mark read; a user sees only their own."""
 
@@ -294,11 +303,8 @@ class Inbox:
         if actor.id is None:
             return 0
         with self.readers() as session:
-            return session.execute(
-                select(func.count()).where(
-                    Notification.recipient_id == actor.id, Notification.read_at.is_(None)
-                )
-            ).scalar_one()
+            [count] = _UNREAD.scalars(session.connection(), {"recipient_id": actor.id})
+            return int(count)
 
     def items(
         self, actor: Actor, *, unread_only: bool = False, limit: int = 200

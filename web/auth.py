@@ -12,10 +12,11 @@ from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from decisionflow.accounts import Actor
+from decisionflow.accounts import Actor, account
 from decisionflow.errors import InvalidInput
 from decisionflow.login_guard import password_mark
 from decisionflow.models import User
+from decisionflow.queries import MAX_ID
 from web.extensions import login_manager
 from web.i18n import LANGUAGES
 from web.parts import actor, engine, origin
@@ -40,19 +41,19 @@ def load_user(user_id: str) -> SignedIn | None:
     if not user_id.isdigit():
         return None
     with engine().readers() as db:
-        user = db.get(User, int(user_id))
-        if user is None or not user.active:
-            return None
-        # A password changed (by its owner or reset by an administrator) ends every session
-        # signed in with the old one; a session older than the longest allowed ends too.
-        if (
-            session.get("pw") != password_mark(user.password_hash)
-            or session.get("epoch") != user.session_epoch
-            or _expired()
-        ):
-            session.clear()
-            return None
-        return SignedIn(Actor.of(user), user.display_name)
+        found = account(db, int(user_id)) if int(user_id) <= MAX_ID else None
+    if found is None or not found.active:
+        return None
+    # A password changed (by its owner or reset by an administrator) ends every session
+    # signed in with the old one; a session older than the longest allowed ends too.
+    if (
+        session.get("pw") != password_mark(found.password_hash)
+        or session.get("epoch") != found.session_epoch
+        or _expired()
+    ):
+        session.clear()
+        return None
+    return SignedIn(found.actor, found.display_name)
 
 
 def _expired() -> bool:
