@@ -77,10 +77,14 @@ proc_name = "decisionflow"
 
 
 def post_worker_init(worker: object) -> None:
-    """Once the worker has built the app: move what lives as long as the worker (definitions,
-    mappers, compiled statements and templates) out of the garbage collector's sight."""
-    # A full collection walks every tracked object; with the app's long-lived ones frozen it
-    # walks only what requests made, which trims the slowest requests (measured in-process on
-    # the decision page: p99 11.5 ms -> 8.8 ms).
+    """Tune the garbage collector once the worker has built the app."""
+    # What lives as long as the worker (definitions, mappers, compiled statements and
+    # templates) is moved out of the collector's sight, so a full collection walks only what
+    # requests made. And the youngest generation is collected after 50,000 new objects instead
+    # of 700: a decision page makes tens of thousands, nearly all freed by reference counting,
+    # and collecting every 700 ran the collector some seventy times a page. Measured
+    # in-process on the decision page (1,000 requests over 200 decisions): p99 11.5 ms ->
+    # 8.8 ms by the freeze, then 5.1-5.6 ms -> 4.4 ms by the threshold, p50 about 3 % less.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(50_000, 20, 100)

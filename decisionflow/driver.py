@@ -108,6 +108,9 @@ class _Form:
         self.order = order
         self.binds = binds
         self.columns = columns
+        self._keys = [key for key, _ in columns]
+        #: only the columns whose values need converting (JSON, times): most need none
+        self._converted = [(key, convert) for key, convert in columns if convert is not None]
         #: the values the statement itself gives (literals compared with), converted
         self.fixed: dict[str, Any] = {}
 
@@ -135,7 +138,7 @@ class _Form:
         return values if self.order is None else [values[name] for name in self.order]
 
     def row(self, row: Sequence[Any]) -> dict[str, Any]:
-        return {
-            key: value if convert is None else convert(value)
-            for (key, convert), value in zip(self.columns, row, strict=True)
-        }
+        values = dict(zip(self._keys, row, strict=True))
+        for key, convert in self._converted:
+            values[key] = convert(values[key])
+        return values

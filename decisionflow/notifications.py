@@ -298,13 +298,16 @@ class Inbox:
         self.readers = readers
         self.clock = clock
 
-    def unread_count(self, actor: Actor) -> int:
-        """How many of the actor's notifications are unread."""
+    def unread_count(self, actor: Actor, session: Session | None = None) -> int:
+        """How many of the actor's notifications are unread (read in `session`, if given:
+        a request reading the signed-in account asks it in the same transaction)."""
         if actor.id is None:
             return 0
-        with self.readers() as session:
-            [count] = _UNREAD.scalars(session.connection(), {"recipient_id": actor.id})
-            return int(count)
+        if session is None:
+            with self.readers() as own:
+                return self.unread_count(actor, own)
+        [count] = _UNREAD.scalars(session.connection(), {"recipient_id": actor.id})
+        return int(count)
 
     def items(
         self, actor: Actor, *, unread_only: bool = False, limit: int = 200

@@ -380,7 +380,15 @@ class DecisionService:
             name = branch.name if branch else None
             unmet = unmet_for(move, t, state_of(definition, name, state))
             out.append(
-                ActionView(t.trigger, t.label, t.article, name, dict(t.fields), tuple(unmet))
+                ActionView(
+                    t.trigger,
+                    t.label,
+                    t.article,
+                    name,
+                    dict(t.fields),
+                    tuple(unmet),
+                    signature=t.signature,
+                )
             )
         return out
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from decisionflow.definitions import Definition, FieldSpec, Text
+from decisionflow.definitions import Definition, FieldSpec, Signature, Text
 from decisionflow.errors import Unmet
 from decisionflow.facts import branch_positions
 from decisionflow.models import Decision
@@ -115,6 +115,8 @@ class ActionView:
     branch: str | None
     fields: dict[str, FieldSpec]
     unmet: tuple[Unmet, ...] = field(default_factory=tuple)
+    #: the signature the move asks of its maker (the password re-entered), if any
+    signature: Signature | None = None
 
     @property
     def ready(self) -> bool:

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from decisionflow import queries
 from decisionflow.accounts import Actor
-from decisionflow.definitions import FieldSpec, Text
+from decisionflow.definitions import FieldSpec, Signature, Text
 from decisionflow.errors import DecisionFlowError, InvalidInput, NotFound
 from decisionflow.payload import unstorable
 from decisionflow.queries import MAX_PAGE_SIZE
@@ -128,6 +128,8 @@ def _plain(value: Any) -> Any:
             "max_length": value.max_length,
             "minimum": value.minimum,
         }
+    if isinstance(value, Signature):
+        return {"article": value.article}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

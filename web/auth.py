@@ -30,6 +30,8 @@ class SignedIn(UserMixin):
 
     actor: Actor
     display_name: str
+    #: unread notifications when the request began (the navigation shows the count)
+    unread: int = 0
 
     def get_id(self) -> str:
         return str(self.actor.id)
@@ -42,6 +44,7 @@ def load_user(user_id: str) -> SignedIn | None:
         return None
     with engine().readers() as db:
         found = account(db, int(user_id)) if int(user_id) <= MAX_ID else None
+        unread = engine().inbox.unread_count(found.actor, db) if found else 0
     if found is None or not found.active:
         return None
     # A password changed (by its owner or reset by an administrator) ends every session
@@ -53,7 +56,7 @@ def load_user(user_id: str) -> SignedIn | None:
     ):
         session.clear()
         return None
-    return SignedIn(found.actor, found.display_name)
+    return SignedIn(found.actor, found.display_name, unread)
 
 
 def _expired() -> bool:

@@ -23,9 +23,8 @@ def unread_count() -> dict[str, Any]:
     """Offer every page the signed-in user's unread count (asked only where the nav shows it)."""
 
     def inbox_unread() -> int:
-        if not current_user.is_authenticated:
-            return 0
-        return engine().inbox.unread_count(current_user.actor)
+        # read with the account at the start of the request (web.auth.load_user)
+        return int(current_user.unread) if current_user.is_authenticated else 0
 
     return {"inbox_unread": inbox_unread}
 

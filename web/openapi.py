@@ -257,6 +257,11 @@ def _schemas() -> dict[str, Any]:
                 "fields": {"type": "object", "additionalProperties": _ref("Field")},
                 "unmet": UNMETS,
                 "ready": {"type": "boolean"},
+                "signature": {
+                    "anyOf": [_object({"article": STRING}), {"type": "null"}],
+                    "description": "Set if the move is signed: send the signer's password "
+                    "in the body's `password` (never stored)",
+                },
             }
         ),
         "Record": _object(

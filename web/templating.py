@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -207,6 +208,31 @@ def may(permission: str) -> bool:
     return has_permission(current_user.actor.role, Permission(permission))
 
 
+@dataclass(frozen=True)
+class Menu:
+    """Which of the navigation's role-bound links the signed-in user may open."""
+
+    follow_ups: bool
+    audit_log: bool
+    statistics: bool
+
+
+def menu() -> Menu:
+    """The navigation's links for the signed-in user's role (asked once a page)."""
+    if not current_user.is_authenticated:
+        return Menu(False, False, False)
+    role = current_user.actor.role
+
+    def any_of(*permissions: Permission) -> bool:
+        return any(has_permission(role, p) for p in permissions)
+
+    return Menu(
+        follow_ups=any_of(Permission.FOLLOWUP_MANAGE, Permission.FOLLOWUP_ANSWER),
+        audit_log=any_of(Permission.AUDIT_READ, Permission.AUDIT_VERIFY),
+        statistics=any_of(Permission.STATISTICS_READ, Permission.STATISTICS_READ_OWN),
+    )
+
+
 def people_for(spec: FieldSpec) -> list[queries.Person]:
     """The people a user field may name: experts for an expert assignment, else every active user."""
     with engine().readers() as db:
@@ -235,8 +261,8 @@ def init_app(app: Flask) -> None:
             "state_label": state_label,
             "people_for": people_for,
             "may": may,
+            "menu": menu,
             "record_fields": record_fields,
-            "signature_of": signature_of,
             "departments": departments,
             "position_label": position_label,
         }

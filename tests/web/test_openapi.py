@@ -15,9 +15,12 @@ from werkzeug.test import TestResponse
 
 from decisionflow.accounts import SYSTEM
 from decisionflow.bootstrap import Parts
+from decisionflow.definitions import Signature, Text
 from decisionflow.demo import FLAGS_FOR_PATH
 from decisionflow.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleNotMet
+from decisionflow.views import ActionView
 from tests.conftest import People
+from web.api import _action
 
 BASE = "/api/v1"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -213,3 +216,21 @@ def test_the_documented_problem_codes_are_the_services(document):
     codes = set(document["components"]["schemas"]["Problem"]["properties"]["code"]["enum"])
     for kind in (NotPermitted, RuleNotMet, NotFound, Conflict, InvalidInput):
         assert kind(zh="", en="").code in codes
+
+
+def test_a_signed_move_tells_clients_to_send_the_password(document):
+    """A move its maker signs says so, as documented: its article, and that a password is due."""
+    signed = ActionView(
+        "sign_off",
+        Text(zh="签发", en="Sign off"),
+        "Art 28",
+        None,
+        {},
+        signature=Signature(article="Art 28"),
+    )
+    unsigned = ActionView("close", Text(zh="办结", en="Close"), "Art 33", None, {})
+    schema = {**document["components"]["schemas"]["Action"], "components": document["components"]}
+    for view, expected in ((signed, {"article": "Art 28"}), (unsigned, None)):
+        answer = _action(view)
+        assert answer["signature"] == expected
+        assert not list(Draft202012Validator(schema).iter_errors(answer))
