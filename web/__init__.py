@@ -31,8 +31,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=production,
         # Over HTTPS the cookie gets the __Host- prefix: only this host, only secure, path /.
         SESSION_COOKIE_NAME="__Host-session" if production else "session",
-        # An idle timeout: the signed cookie carries its time, renewed on each request.
+        # An idle timeout: the signed cookie carries its time, renewed at most once a minute
+        # (web.auth.renew_session), not re-signed on every request.
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=production,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session

@@ -22,6 +22,7 @@ from tests.conftest import PASSWORD, Clock, People
 from tests.helpers import drive
 from tests.web.conftest import Auth, csrf_token
 from web import create_app
+from web.auth import RENEW_SESSION_SECONDS
 
 SECRET = "a-private-random-secret-key-for-the-production-tests"
 NEW = "quiet river under old bridges"
@@ -410,3 +411,18 @@ def test_a_denied_api_read_is_recorded(
     [denied] = log_of(web_parts, events.ACCESS_DENIED)
     assert (denied.actor_username, denied.decision_id) == ("staff_b", decision.id)
     assert denied.origin == "api 127.0.0.1"
+
+
+def test_the_session_is_renewed_once_a_minute_not_on_every_request(
+    client: FlaskClient, auth: Auth
+) -> None:
+    """Pages within a minute send no new cookie; the first after it restarts the idle clock."""
+    auth.login(Role.STAFF)
+    client.get("/work")  # the first page after signing in renews the fresh session
+    assert "Set-Cookie" not in client.get("/work").headers
+    with client.session_transaction() as session:
+        session["renewed"] = int(datetime.now(UTC).timestamp()) - RENEW_SESSION_SECONDS
+    renewed = client.get("/work")
+    assert renewed.status_code == 200 and "Set-Cookie" in renewed.headers
+    with client.session_transaction() as session:
+        assert int(datetime.now(UTC).timestamp()) - session["renewed"] < RENEW_SESSION_SECONDS
