@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from decisionflow import driver
@@ -72,9 +72,9 @@ _ACCOUNT = driver.Prepared(
 )
 
 
-def account(session: Session, user_id: int) -> Account | None:
+def account(connection: Connection, user_id: int) -> Account | None:
     """The account with this id, if there is one."""
-    row = _ACCOUNT.one_or_none(session.connection(), {"id": user_id})
+    row = _ACCOUNT.one_or_none(connection, {"id": user_id})
     if row is None:
         return None
     actor = Actor(

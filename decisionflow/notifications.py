@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from decisionflow import driver
@@ -285,6 +285,13 @@ _UNREAD = driver.Prepared(
 )
 
 
+def unread(connection: Connection, user_id: int) -> int:
+    """How many of a user's notifications are unread (on the caller's connection: every
+    signed-in request reads it with the account)."""
+    [count] = _UNREAD.scalars(connection, {"recipient_id": user_id})
+    return int(count)
+
+
 class Inbox:
     """Each user's notifications: read, count, mark read; a user sees only their own."""
 
@@ -298,16 +305,12 @@ class Inbox:
         self.readers = readers
         self.clock = clock
 
-    def unread_count(self, actor: Actor, session: Session | None = None) -> int:
-        """How many of the actor's notifications are unread (read in `session`, if given:
-        a request reading the signed-in account asks it in the same transaction)."""
+    def unread_count(self, actor: Actor) -> int:
+        """How many of the actor's notifications are unread."""
         if actor.id is None:
             return 0
-        if session is None:
-            with self.readers() as own:
-                return self.unread_count(actor, own)
-        [count] = _UNREAD.scalars(session.connection(), {"recipient_id": actor.id})
-        return int(count)
+        with self.readers() as session:
+            return unread(session.connection(), actor.id)
 
     def items(
         self, actor: Actor, *, unread_only: bool = False, limit: int = 200

@@ -16,6 +16,7 @@ from decisionflow.accounts import Actor, account
 from decisionflow.errors import InvalidInput
 from decisionflow.login_guard import password_mark
 from decisionflow.models import User
+from decisionflow.notifications import unread
 from decisionflow.queries import MAX_ID
 from web.extensions import login_manager
 from web.i18n import LANGUAGES
@@ -42,9 +43,10 @@ def load_user(user_id: str) -> SignedIn | None:
     """Reload the user each request, so a deactivated account is out at once."""
     if not user_id.isdigit():
         return None
-    with engine().readers() as db:
-        found = account(db, int(user_id)) if int(user_id) <= MAX_ID else None
-        unread = engine().inbox.unread_count(found.actor, db) if found else 0
+    # Every signed-in request asks this: one connection and two prepared statements, no ORM.
+    with engine().engine.connect() as connection:
+        found = account(connection, int(user_id)) if int(user_id) <= MAX_ID else None
+        count = unread(connection, int(user_id)) if found else 0
     if found is None or not found.active:
         return None
     # A password changed (by its owner or reset by an administrator) ends every session
@@ -56,7 +58,7 @@ def load_user(user_id: str) -> SignedIn | None:
     ):
         session.clear()
         return None
-    return SignedIn(found.actor, found.display_name, unread)
+    return SignedIn(found.actor, found.display_name, count)
 
 
 def _expired() -> bool:

@@ -10,6 +10,7 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from flask import session
 from flask.testing import FlaskClient
 
 from config import REPO_ROOT
@@ -19,6 +20,7 @@ from decisionflow.roles import Role
 from tests.conftest import Clock, People
 from tests.helpers import drive
 from tests.web.conftest import Auth, csrf_token
+from web.i18n import _settle_language
 
 WEB = REPO_ROOT / "web"
 CATALOG = WEB / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
@@ -244,3 +246,20 @@ def test_the_timeline_reads_in_one_language(
     page = client.get(f"/decisions/{consulting}").get_data(as_text=True)
     assert "添加记录：决策建议" in page
     assert "Added" not in page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_templates_labels_translate_and_escape_what_they_are_given(app, lang: str) -> None:
+    """`_()` in a template: the page's language, variables escaped into it, %% a percent sign."""
+    page = app.jinja_env.from_string(
+        "{{ _('Save') }}|{{ _('due %(date)s', date='<b>') }}|{{ _('%(n)d unread', n=3) }}"
+    )
+    with app.test_request_context("/"):
+        session["lang"] = lang
+        _settle_language()
+        saved, due, unread = page.render().split("|")
+    assert "<b>" not in due and "&lt;b&gt;" in due
+    if lang == "en":
+        assert (saved, due, unread) == ("Save", "due &lt;b&gt;", "3 unread")
+    else:
+        assert saved == "保存" and due.endswith("到期") and "3" in unread and "unread" not in unread
