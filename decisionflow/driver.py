@@ -82,6 +82,11 @@ class Prepared:
         form = self._form(connection.dialect)
         return [form.row(r) for r in self.execute(connection, params).fetchall()]
 
+    def tuples(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row it selects, as converted values in the order selected."""
+        form = self._form(connection.dialect)
+        return [form.values(r) for r in self.execute(connection, params).fetchall()]
+
     def objects(self, connection: Connection, params: Mapping[str, Any], model: type[T]) -> list[T]:
         """Every row it selects, as `detached` objects of the model (the statement selects
         the model's own columns)."""
@@ -109,6 +114,7 @@ class _Form:
         self.binds = binds
         self.columns = columns
         self._keys = [key for key, _ in columns]
+        self._converts = [convert for _, convert in columns]
         #: only the columns whose values need converting (JSON, times): most need none
         self._converted = [(key, convert) for key, convert in columns if convert is not None]
         #: the values the statement itself gives (literals compared with), converted
@@ -136,6 +142,14 @@ class _Form:
     def arrange(self, values: dict[str, Any]) -> Params:
         """The values as the driver takes them: in order for `?` marks, else by name."""
         return values if self.order is None else [values[name] for name in self.order]
+
+    def values(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        if not self._converted:
+            return tuple(row)
+        return tuple(
+            value if convert is None else convert(value)
+            for convert, value in zip(self._converts, row, strict=True)
+        )
 
     def row(self, row: Sequence[Any]) -> dict[str, Any]:
         values = dict(zip(self._keys, row, strict=True))

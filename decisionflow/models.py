@@ -336,6 +336,8 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_decision", "decision_id", "seq"),
+        # the stages a decision has moved out of (its page's diagram), from the index alone
+        Index("ix_audit_events_decision_done", "decision_id", "outcome", "state_before"),
         Index("ix_audit_events_actor", "actor_id", "seq"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
         # the audit log page filters by username and by action, newest first

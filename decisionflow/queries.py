@@ -312,7 +312,7 @@ def timeline(session: Session, decision_id: int) -> list[TimelineEntry]:
     rows = session.execute(
         _TIMELINE.where(AuditEvent.decision_id == decision_id).order_by(AuditEvent.seq)
     ).all()
-    return [_entry(**row._mapping) for row in rows]
+    return [_entry(*row) for row in rows]
 
 
 #: timeline entries a decision page shows at once; earlier ones are a link away
@@ -320,13 +320,10 @@ TIMELINE_PAGE = 30
 
 
 def _entry(
-    seq: int,
-    occurred_at: datetime,
-    actor_username: str,
-    display_name: str | None,
-    **rest: str,
+    seq: int, occurred_at: datetime, actor_username: str, display_name: str | None, *rest: str
 ) -> TimelineEntry:
-    return TimelineEntry(seq, occurred_at, actor_username, display_name or actor_username, **rest)
+    """An entry from a row of _TIMELINE (its columns are the entry's fields, in order)."""
+    return TimelineEntry(seq, occurred_at, actor_username, display_name or actor_username, *rest)
 
 
 # A decision's timeline, a page at a time: older events (reading on) or newer ones (reading
@@ -357,7 +354,7 @@ def timeline_page(
     direction, (seq,) = found or ("a", (MAX_SEQ,))
     statement = _OLDER if direction == "a" else _NEWER
     params = {"decision_id": decision_id, "seq": seq, "rows": per_page + 1}
-    rows = [_entry(**row) for row in statement.rows(session.connection(), params)]
+    rows = [_entry(*row) for row in statement.tuples(session.connection(), params)]
     entries, following, before = _neighbours(
         rows, per_page, direction, found is not None, lambda e: (e.seq,)
     )
