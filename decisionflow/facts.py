@@ -92,7 +92,7 @@ class ReadRecordFacts(SqlRecordFacts):
 
     def __init__(self, session: Session, decision_id: int, records: Sequence[RecordFact]) -> None:
         super().__init__(session, decision_id)
-        self._records = list(records)
+        self._records: list[RecordFact] | None = list(records)
         self._times = {}
         for record in self._records:
             self._times.setdefault(record.kind, []).append(record.created_at)
@@ -100,13 +100,22 @@ class ReadRecordFacts(SqlRecordFacts):
 
     def latest(self, kind: str) -> RecordFact | None:
         """The newest record of a kind, if any."""
+        if self._records is None:
+            return super().latest(kind)
         return self._latest.get(kind)
 
     def every(self, kind: str, *, since: datetime | None = None) -> list[RecordFact]:
         """Every record of a kind (made at or after `since`), oldest first."""
+        if self._records is None:
+            return super().every(kind, since=since)
         return [
             r for r in self._records if r.kind == kind and (since is None or r.created_at >= since)
         ]
+
+    def forget(self) -> None:
+        """Drop the records given: from now on the database answers, as for SqlRecordFacts."""
+        super().forget()
+        self._records = None
 
 
 def branch_positions(decision: Decision) -> tuple[dict[str, str], dict[str, datetime]]:

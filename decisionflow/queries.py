@@ -406,7 +406,8 @@ def drafts(session: Session, decision_id: int) -> list[DraftVersion]:
 
 
 def attachments(session: Session, decision_id: int) -> list[Attachment]:
-    """The files attached to a decision, first to last (read-only objects, in no session)."""
+    """The files attached to a decision, first to last (read-only objects, in no session,
+    without their content: a file is read from the attachment store by its SHA-256)."""
     return _ATTACHMENTS.objects(session.connection(), {"decision_id": decision_id}, Attachment)
 
 

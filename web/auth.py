@@ -43,22 +43,22 @@ def load_user(user_id: str) -> SignedIn | None:
     """Reload the user each request, so a deactivated account is out at once."""
     if not user_id.isdigit():
         return None
-    # Every signed-in request asks this: one connection and two prepared statements, no ORM.
+    # Every signed-in request asks this: one connection and prepared statements, no ORM.
     with engine().engine.connect() as connection:
         found = account(connection, int(user_id)) if int(user_id) <= MAX_ID else None
-        count = unread(connection, int(user_id)) if found else 0
-    if found is None or not found.active:
-        return None
-    # A password changed (by its owner or reset by an administrator) ends every session
-    # signed in with the old one; a session older than the longest allowed ends too.
-    if (
-        session.get("pw") != password_mark(found.password_hash)
-        or session.get("epoch") != found.session_epoch
-        or _expired()
-    ):
-        session.clear()
-        return None
-    return SignedIn(found.actor, found.display_name, count)
+        if found is None or not found.active:
+            return None
+        # A password changed (by its owner or reset by an administrator) ends every session
+        # signed in with the old one; a session older than the longest allowed ends too.
+        if (
+            session.get("pw") != password_mark(found.password_hash)
+            or session.get("epoch") != found.session_epoch
+            or _expired()
+        ):
+            session.clear()
+            return None
+        # the navigation's unread count, in the same transaction
+        return SignedIn(found.actor, found.display_name, unread(connection, int(user_id)))
 
 
 def _expired() -> bool:

@@ -20,7 +20,7 @@ ID = f"int(min=1, max={queries.MAX_ID})"
 
 @bp.app_context_processor
 def unread_count() -> dict[str, Any]:
-    """Offer every page the signed-in user's unread count (asked only where the nav shows it)."""
+    """Offer every page the signed-in user's unread count (read with the account)."""
 
     def inbox_unread() -> int:
         # read with the account at the start of the request (web.auth.load_user)

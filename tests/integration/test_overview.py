@@ -109,3 +109,20 @@ def test_record_facts_read_with_the_page_answer_as_the_database_does(parts, peop
                 assert read.count(kind, since=since) == asked.count(kind, since=since)
                 assert read.every(kind, since=since) == asked.every(kind, since=since)
         assert read.undisposed_comments() == asked.undisposed_comments()
+
+
+def test_record_facts_forgotten_ask_the_database_again(parts, people, clock):
+    """After forget(), facts read with the page answer as the database does, new records too."""
+    view = drive(parts, people, clock, through="proposal")
+    with parts.readers() as session:
+        listed = queries.records(session, view.id)
+    given = [RecordFact(r.kind, r.data, r.created_at, r.created_by) for r in listed]
+    parts.decisions.add_record(people[Role.STAFF], view.id, "proposal", dict(listed[0].data))
+    with parts.readers() as session:
+        read = ReadRecordFacts(session, view.id, given)
+        assert read.count("proposal") == 1  # what it was given, read before the new record
+        read.forget()
+        asked = SqlRecordFacts(session, view.id)
+        assert read.count("proposal") == asked.count("proposal") == 2
+        assert read.latest("proposal") == asked.latest("proposal")
+        assert read.every("proposal") == asked.every("proposal")

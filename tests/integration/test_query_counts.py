@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from decisionflow import queries
+from decisionflow import driver, queries
 from decisionflow.accounts import SYSTEM
 from decisionflow.bootstrap import Parts, build
 from decisionflow.roles import Role
@@ -41,9 +41,7 @@ class Scene:
         )
         self.decisions: list[int] = []
         self.statements: list[str] | None = None
-        #: connections checked out inside `counting`: the engine's hot path runs some statements
-        #: on the driver (decisionflow.driver), which the statement count does not see, each
-        #: within a session of its own
+        #: connections checked out inside `counting`
         self.checkouts = 0
         event.listen(parts.engine, "before_cursor_execute", self._count)
         event.listen(parts.engine, "checkout", self._checkout)
@@ -51,6 +49,17 @@ class Scene:
     def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.statements is not None:
             self.statements.append(statement)
+
+    def count_driver_statements(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Count the statements run on the driver too (decisionflow.driver: the page's reads
+        and the action path's), which SQLAlchemy's events never see."""
+        run = driver.execute
+
+        def counted(connection: Any, sql: str, params: Any = ()) -> Any:
+            self._count(connection, None, sql)
+            return run(connection, sql, params)
+
+        monkeypatch.setattr(driver, "execute", counted)
 
     def _checkout(self, *args: Any) -> None:
         if self.statements is not None:
@@ -89,10 +98,14 @@ class Scene:
 
 
 @pytest.fixture
-def scene(db_url: str, tmp_path: Path, clock: Clock, password_hash: str) -> Iterator[Scene]:
+def scene(
+    db_url: str, tmp_path: Path, clock: Clock, password_hash: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Scene]:
     """The app and engine on each real database (SQLite file and PostgreSQL)."""
     parts = build(settings_for(db_url, tmp_path / "instance"), clock=clock)
-    yield Scene(parts, make_people(parts, password_hash))
+    built = Scene(parts, make_people(parts, password_hash))
+    built.count_driver_statements(monkeypatch)
+    yield built
     parts.dispose()
 
 
