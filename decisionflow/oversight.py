@@ -13,9 +13,20 @@ from decisionflow.errors import NotPermitted
 from decisionflow.roles import Permission, has_permission
 
 
-def _require(actor: Actor, permission: Permission, zh: str, en: str) -> None:
+def require(actor: Actor, permission: Permission, zh: str, en: str) -> None:
+    """Refuse an actor whose role does not hold the permission."""
     if not has_permission(actor.role, permission):
         raise NotPermitted(zh=zh, en=en)
+
+
+def require_verify(actor: Actor) -> None:
+    """Refuse an actor whose role may not verify the audit chain (a walk of all of it)."""
+    require(
+        actor,
+        Permission.AUDIT_VERIFY,
+        "您的角色不能核验审计链",
+        "Your role may not verify the audit chain",
+    )
 
 
 class Oversight:
@@ -41,7 +52,7 @@ class Oversight:
         cursor: str = "",
     ) -> queries.Page:
         """A page of audit events, newest first; NotPermitted for a role that may not read them."""
-        _require(
+        require(
             actor,
             Permission.AUDIT_READ,
             "您的角色不能查阅审计日志",
@@ -60,11 +71,6 @@ class Oversight:
 
     def verify(self, actor: Actor) -> audit.Verification:
         """Verify the whole chain now; NotPermitted for a role that may not."""
-        _require(
-            actor,
-            Permission.AUDIT_VERIFY,
-            "您的角色不能核验审计链",
-            "Your role may not verify the audit chain",
-        )
+        require_verify(actor)
         with self.engine.connect() as connection:
             return audit.verify(connection)

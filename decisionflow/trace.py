@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from decisionflow.accounts import Actor
 from decisionflow.chaincheck import ChainCheck, ChainCheckpoint
+from decisionflow.definitions import Definition
 from decisionflow.models import AuditEvent, PublicComment, StepRecord, User
+from decisionflow.oversight import require_verify
 from decisionflow.service import DecisionService
 from decisionflow.views import DecisionView
 
@@ -100,6 +102,8 @@ class Trace:
     """The whole trace of a decision (or of one step), with the chain's verification."""
 
     decision: DecisionView
+    #: the definition the decision runs on (the names of its steps)
+    definition: Definition
     steps: tuple[StepTrace, ...]
     #: every stage the decision stood at, for choosing one
     states: tuple[str, ...]
@@ -212,14 +216,19 @@ class Traces:
         self, actor: Actor, decision_id: int, *, step: str = "", full_check: bool = False
     ) -> Trace:
         """The decision's trace (only the stays at `step`, if named); NotPermitted/NotFound as
-        reading the decision would be. `full_check` walks the whole chain now."""
-        decision = self.decisions.get(actor, decision_id)  # who may see it may see its trace
+        reading the decision would be. `full_check` walks the whole chain up to the decision's
+        newest event again, for those whose role may verify the chain."""
+        if full_check:
+            require_verify(actor)
         with self.readers() as session:
+            # who may see the decision may see its trace
+            found, definition = self.decisions.visible(session, actor, decision_id)
             events = read_trace(session, decision_id)
+        decision = DecisionView.of(found, definition)
         steps = _steps(events)
         states = tuple(dict.fromkeys(s.state for s in steps))
         if step:
             steps = [s for s in steps if s.state == step]
         newest = max((e.seq for e in events), default=0)
         check = self.checkpoint.check(newest, own=[e.seq for e in events], full=full_check)
-        return Trace(decision, tuple(steps), states, check)
+        return Trace(decision, definition, tuple(steps), states, check)

@@ -83,15 +83,10 @@ def trace(decision_id: int) -> str:
     full = request.args.get("full") == "1"
     # refuses as reading the decision would
     found = engine().traces.trace(actor(), decision_id, step=step, full_check=full)
-    decision = found.decision
-    with engine().readers() as db:  # read only for a definition not yet loaded
-        definition = engine().registry.get(
-            decision.procedure, decision.definition_version, db, overlay=decision.overlay
-        )
     return render_template(
         "supervision/trace.html",
-        decision=decision,
-        definition=definition,
+        decision=found.decision,
+        definition=found.definition,
         trace=found,
         step=step,
         made_at=utcnow(),

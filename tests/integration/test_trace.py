@@ -144,3 +144,11 @@ def test_an_event_slipped_in_before_the_decision_s_is_named_as_inserted(parts, p
     broken = parts.traces.trace(people[Role.SUPERVISOR], year.d2)
     assert not broken.check.ok and broken.check.broken_at == 3
     assert "inserted" in broken.check.en and "被插入" in broken.check.zh
+
+
+def test_a_full_walk_is_for_those_who_may_verify_the_chain(parts, people, year):
+    """The clerk may read the own decision's trace, not order a walk of the whole chain."""
+    assert parts.traces.trace(people[Role.STAFF], year.d2).check.ok
+    with pytest.raises(NotPermitted):
+        parts.traces.trace(people[Role.STAFF], year.d2, full_check=True)
+    assert parts.traces.trace(people[Role.SUPERVISOR], year.d2, full_check=True).check.ok

@@ -65,3 +65,20 @@ def test_a_second_look_says_what_an_earlier_walk_verified_and_offers_a_full_chec
     assert "由本服务器于" in again and 'id="full-check"' in again
     full = client.get(f"{path}?full=1").get_data(as_text=True)
     assert "此刻从第一条事件核验" in full and 'class="verification ok"' in full
+
+
+def test_only_those_who_may_verify_the_chain_may_walk_it_all_again(
+    client, auth, web_parts, web_people, clock
+):
+    """The clerk reads the trace of the own decision, but neither sees nor may use the full walk."""
+    year = seed_year(web_parts, web_people, clock)
+    path = f"/supervision/decisions/{year.d2}/trace"
+    auth.login(Role.SUPERVISOR)
+    client.get(path)  # a walk this server then remembers
+    assert 'id="full-check"' in client.get(path).get_data(as_text=True)
+    auth.login(Role.STAFF)
+    page = client.get(path)
+    assert page.status_code == 200 and 'id="full-check"' not in page.get_data(as_text=True)
+    refused = client.get(f"{path}?full=1")
+    assert refused.status_code == 403
+    assert "您的角色不能核验审计链" in refused.get_data(as_text=True)
