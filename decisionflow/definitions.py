@@ -296,7 +296,8 @@ class Definition(_Frozen):
         return self._states_by_name[name]
 
     # Pages ask for labels of states and triggers hundreds of times; a definition never
-    # changes once loaded (frozen), so its lookups are built once.
+    # changes once loaded (frozen), so its lookups are built once. (model_copy carries them
+    # over: a copy may change only what no lookup is built from, as the loader's digest.)
     @cached_property
     def _states_by_name(self) -> dict[str, StateSpec]:
         return {s.name: s for s in self.states}
@@ -315,8 +316,12 @@ class Definition(_Frozen):
         return next(s for s in self.states if s.initial)
 
     def branch(self, name: str) -> BranchSpec:
-        """The parallel branch of that name, in whichever state holds it."""
-        return next(b for s in self.states for b in s.branches if b.name == name)
+        """The parallel branch of that name, in whichever state holds it; KeyError if none."""
+        return self._branches_by_name[name]
+
+    @cached_property
+    def _branches_by_name(self) -> dict[str, BranchSpec]:
+        return {b.name: b for s in self.states for b in s.branches}
 
     def branches_in(self, state: str) -> tuple[BranchSpec, ...]:
         """The branches run inside a main-line state."""
@@ -359,6 +364,19 @@ class Definition(_Frozen):
         for t in self.every_transition:
             found.setdefault(t.trigger, t.fields)  # the first route of a trigger, as before
         return found | {kind: spec.fields for kind, spec in self.records.items()}
+
+    def signature_of(self, kind: str) -> Signature | None:
+        """The signature a record of this kind (a trigger's record: its move) asks of its author."""
+        if kind in self.records:
+            return self.records[kind].signature
+        return self._signature_by_trigger.get(kind)
+
+    @cached_property
+    def _signature_by_trigger(self) -> dict[str, Signature | None]:
+        found: dict[str, Signature | None] = {}
+        for t in self.every_transition:
+            found.setdefault(t.trigger, t.signature)  # the first route of a trigger
+        return found
 
     @cached_property
     def triggers(self) -> tuple[str, ...]:

@@ -139,7 +139,7 @@ def facts_of(
         branch_states=states,
         entered_at=decision.state_entered_at,
         branch_entered_at=entered,
-        records=records or SqlRecordFacts(session, decision.id),
+        records=SqlRecordFacts(session, decision.id) if records is None else records,
     )
 
 

@@ -53,9 +53,21 @@ def _check_text(name: str, value: str, errors: dict[str, tuple[str, str]]) -> No
         errors[name] = (f"不超过 {MAX_TEXT} 字", f"at most {MAX_TEXT} characters")
 
 
+def _answers_for_a_unit(actor: Actor) -> bool:
+    """Whether the actor answers follow-ups for a unit (a unit role without a unit answers none)."""
+    return (
+        has_permission(actor.role, Permission.FOLLOWUP_ANSWER) and actor.department_id is not None
+    )
+
+
+def _sees_follow_ups(actor: Actor) -> bool:
+    """Whether the actor sees any follow-ups: supervisors all, answering units their own."""
+    return has_permission(actor.role, Permission.FOLLOWUP_MANAGE) or _answers_for_a_unit(actor)
+
+
 def _may_answer(session: Session, actor: Actor, decision: Decision) -> bool:
     """Whether the actor is staff of the decision's undertaking unit(s) or its executing unit."""
-    if not has_permission(actor.role, Permission.FOLLOWUP_ANSWER) or actor.department_id is None:
+    if not _answers_for_a_unit(actor):
         return False
     scope = ROLE_SCOPES[actor.role]
     if scope is Scope.EXECUTING_UNIT:
@@ -359,11 +371,9 @@ class FollowUps:
             query = query.where(FollowUp.decision_id == decision_id)
         if status:
             query = query.where(FollowUp.status == status)
+        if not _sees_follow_ups(actor):
+            return []
         if not has_permission(actor.role, Permission.FOLLOWUP_MANAGE):
-            if not has_permission(actor.role, Permission.FOLLOWUP_ANSWER):
-                return []
-            if actor.department_id is None:
-                return []  # a unit role without a unit answers nothing (as _may_answer says)
             # the answering roles are unit-scoped: the decisions they see are the ones they answer
             query = query.where(visible_to(actor))
         with self.readers() as session:
@@ -374,10 +384,7 @@ class FollowUps:
     def on_decision(self, session: Session, actor: Actor, decision: Decision) -> list[FollowUpView]:
         """The follow-ups on a decision, for its page: the caller read the decision in
         `session` and checked that the actor may see it (as `listing` would, by unit)."""
-        if not has_permission(actor.role, Permission.FOLLOWUP_MANAGE) and (
-            not has_permission(actor.role, Permission.FOLLOWUP_ANSWER)
-            or actor.department_id is None
-        ):
+        if not _sees_follow_ups(actor):
             return []
         rows = _ON_DECISION.objects(session.connection(), {"decision_id": decision.id}, FollowUp)
         names = _names(session, rows)

@@ -42,13 +42,29 @@ class SignInOutcome:
 
 
 @dataclass(frozen=True)
-class Attempt:
+class CheckedSignIn:
     """A sign-in whose password has been checked but not yet recorded (see SignInGuard.settle)."""
 
     username: str
     address: str
     origin: str
     actor: Actor | None
+
+
+def _lock_in(
+    session: Session, *keys: str, now: datetime, for_update: bool = False
+) -> datetime | None:
+    """Until when the latest lock on these throttle rows holds, if one holds now; with
+    for_update, the rows stay locked for the rest of the caller's transaction."""
+    query = select(SignInThrottle.locked_until).where(SignInThrottle.key.in_(keys))
+    if for_update:
+        # Every row, locked or not yet: a lock another server is setting now is waited for
+        # and then seen (PostgreSQL locks only the rows its WHERE matched when it started).
+        query = query.with_for_update()
+    else:
+        query = query.where(SignInThrottle.locked_until > now)
+    found = session.scalars(query).all()
+    return max((t for t in found if t is not None and t > now), default=None)
 
 
 def account_key(username: str) -> str:
@@ -86,14 +102,8 @@ class SignInGuard:
         return self._locked(account_key(username))
 
     def _locked(self, *keys: str) -> datetime | None:
-        now = self.clock()
         with self.readers() as session:
-            found = session.scalars(
-                select(SignInThrottle.locked_until).where(
-                    SignInThrottle.key.in_(keys), SignInThrottle.locked_until > now
-                )
-            ).all()
-        return max((t for t in found if t is not None), default=None)
+            return _lock_in(session, *keys, now=self.clock())
 
     def sign_in(self, username: str, password: str, *, address: str, origin: str) -> SignInOutcome:
         """Check the password unless a lock holds; count a failure, clear the count on success."""
@@ -114,13 +124,13 @@ class SignInGuard:
         )
         return SignInOutcome(locked_until=locked)
 
-    def verify(self, username: str, password: str, *, address: str, origin: str) -> Attempt:
+    def verify(self, username: str, password: str, *, address: str, origin: str) -> CheckedSignIn:
         """Step 2: check the password (Argon2, slow: outside any transaction); nothing recorded."""
         with self.readers() as session:
             actor = authenticate(session, username, password)
-        return Attempt(username=username, address=address, origin=origin, actor=actor)
+        return CheckedSignIn(username=username, address=address, origin=origin, actor=actor)
 
-    def settle(self, attempt: Attempt) -> SignInOutcome:
+    def settle(self, attempt: CheckedSignIn) -> SignInOutcome:
         """Step 3: record a checked attempt: a failure counted, or a success unless now locked.
 
         Attempts sent in parallel all pass step 1 before any of their failures is counted;
@@ -134,12 +144,8 @@ class SignInGuard:
                 return self._failed(session, username, address, origin=origin, now=now)
             # On PostgreSQL a failure counted at this moment on another server waits for this
             # transaction or is seen by it; SQLite's writer (BEGIN IMMEDIATE) is alone anyway.
-            found = session.scalars(
-                select(SignInThrottle.locked_until)
-                .where(SignInThrottle.key.in_([account_key(username), address_key(address)]))
-                .with_for_update()
-            ).all()
-            locked = max((t for t in found if t is not None and t > now), default=None)
+            keys = (account_key(username), address_key(address))
+            locked = _lock_in(session, *keys, now=now, for_update=True)
             if locked is not None:
                 # The same answer and the same audit entry as a lock found before the password.
                 events.append(
@@ -301,14 +307,7 @@ class SignInGuard:
         with self.sessions() as session, session.begin():
             # As at sign-in: guesses sent in parallel all passed the check above before any
             # was counted, so the lock is read again in the transaction that would store it.
-            locked = session.scalars(
-                select(SignInThrottle.locked_until)
-                .where(
-                    SignInThrottle.key == account_key(actor.username),
-                    SignInThrottle.locked_until > now,
-                )
-                .with_for_update()
-            ).first()
+            locked = _lock_in(session, account_key(actor.username), now=now, for_update=True)
             if locked is not None:
                 refusal = _password_change_locked()
                 _change_refused(session, actor, refusal, now=now, origin=origin)

@@ -12,7 +12,6 @@ from decisionflow.deadlines import DueItem
 from decisionflow.definitions import Definition
 from decisionflow.facts import ReadRecordFacts, facts_of
 from decisionflow.followups import FollowUps, FollowUpView
-from decisionflow.guards import RecordFact
 from decisionflow.models import Attachment, DraftVersion, PublicComment
 from decisionflow.participation import PublicParticipation, handles_comments
 from decisionflow.queries import Page, RecordLine
@@ -81,7 +80,7 @@ class Overviews:
             facts = facts_of(
                 session,
                 decision,
-                ReadRecordFacts(session, decision.id, [_fact(r) for r in records]),
+                ReadRecordFacts(session, decision.id, [r.fact for r in records]),
             )
             handler = handles_comments(actor, decision.undertaking_unit_id)
             reads_all = has_permission(actor.role, Permission.DECISION_READ_ALL)
@@ -92,7 +91,7 @@ class Overviews:
             return DecisionOverview(
                 decision=DecisionView.of(decision, definition),
                 definition=definition,
-                actions=self.decisions.moves(session, actor, decision, definition, facts),
+                actions=self.decisions.moves(actor, decision, definition, facts),
                 deadlines=self.sweeper.running(definition, facts),
                 follow_ups=self.follow_ups.on_decision(session, actor, decision),
                 visited=queries.visited_states(session, decision.id),
@@ -104,7 +103,3 @@ class Overviews:
                 comments=comments,
                 handles_comments=handler,
             )
-
-
-def _fact(record: RecordLine) -> RecordFact:
-    return RecordFact(record.kind, record.data, record.created_at, record.created_by)

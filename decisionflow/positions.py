@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from decisionflow import audit, checklist, driver, refusals
 from decisionflow.accounts import Actor, find_department
+from decisionflow.db import WRITER_OPTION
 from decisionflow.definitions import BranchSpec, Definition, FieldSpec, TransitionSpec
 from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
 from decisionflow.facts import SqlRecordFacts, branch_entry, branch_positions, facts_of
@@ -262,7 +262,9 @@ def load(session: Session, decision_id: int) -> Decision | None:
     never be written twice, and loading it skips the ORM's identity bookkeeping.
     """
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
+    # Only a writer appends to the chain (a reader's head would be of no use, nor sure).
+    writer = connection.get_execution_options().get(WRITER_OPTION, False)
+    if connection.dialect.name != "sqlite" or not writer:
         values = _LOAD.one_or_none(connection, {"id": decision_id})
     else:
         values = _LOAD_WITH_HEAD.one_or_none(connection, {"id": decision_id})
@@ -349,7 +351,7 @@ class DriverRecordFacts(SqlRecordFacts):
 def facts_for_move(session: Session, decision: Decision) -> DecisionFacts:
     """The facts the rules see about a decision (facts.facts_of), its records read on the
     driver: a move asks them on every action."""
-    return replace(facts_of(session, decision), records=DriverRecordFacts(session, decision.id))
+    return facts_of(session, decision, DriverRecordFacts(session, decision.id))
 
 
 def enter_branches(

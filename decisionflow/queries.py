@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from decisionflow import driver
 from decisionflow.accounts import Actor
 from decisionflow.definitions import Definition
+from decisionflow.guards import RecordFact
 from decisionflow.models import (
     Attachment,
     AuditEvent,
@@ -423,6 +424,11 @@ class RecordLine:
     created_by: int
     created_at: datetime
     author: str
+
+    @property
+    def fact(self) -> RecordFact:
+        """The record as the rules see it."""
+        return RecordFact(self.kind, self.data, self.created_at, self.created_by)
 
 
 def records(session: Session, decision_id: int) -> list[RecordLine]:

@@ -182,6 +182,8 @@ def yearly_report(
     received, disposed = commented.rows[0], _by_label(commented)
     by_outcome = _by_label(legality(cases, scope))
     findings = [f for c in cases for f in legality_findings(c, scope)]
+    # as the statistics page counts them: the chief's decisions in every procedure (only the
+    # major-decision procedure has a collective discussion today)
     decided, departed = meetings(cases, scope).rows
     risky = [
         c.id

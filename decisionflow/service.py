@@ -341,7 +341,8 @@ class DecisionService:
         """The moves the actor's role may make now, each with what still stands in its way."""
         with self.readers() as session:
             decision, definition = self._load(session, actor, decision_id, None, None)
-            return self._actions(session, actor, decision, definition)
+            facts = positions.facts_for_move(session, decision)
+            return self.moves(actor, decision, definition, facts)
 
     def visible(
         self, session: Session, actor: Actor, decision_id: int
@@ -351,26 +352,9 @@ class DecisionService:
         return self._load(session, actor, decision_id, None, None)
 
     def moves(
-        self,
-        session: Session,
-        actor: Actor,
-        decision: Decision,
-        definition: Definition,
-        facts: DecisionFacts,
+        self, actor: Actor, decision: Decision, definition: Definition, facts: DecisionFacts
     ) -> list[ActionView]:
-        """The actor's moves on a decision read by `visible`, judged on the facts given."""
-        return self._actions(session, actor, decision, definition, facts)
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _actions(
-        self,
-        session: Session,
-        actor: Actor,
-        decision: Decision,
-        definition: Definition,
-        facts: DecisionFacts | None = None,
-    ) -> list[ActionView]:
-        facts = facts or positions.facts_for_move(session, decision)
+        """The actor's moves on a decision (read by `visible`), judged on the facts given."""
         # The service's clock, not the wall clock: the list must agree with what `fire`
         # would answer at the same moment (and with a test's hand-moved clock).
         now = self.clock()
@@ -392,6 +376,7 @@ class DecisionService:
             )
         return out
 
+    # -- helpers ---------------------------------------------------------------------------
     def _load(
         self,
         session: Session,

@@ -133,8 +133,6 @@ class Sweeper:
         with self.readers() as session:
             for decision in session.scalars(select(Decision).order_by(Decision.id)).all():
                 definition = self._definition(session, decision)
-                if definition.state(decision.state).final:
-                    continue
                 found += [
                     (decision, item) for item in self._items(session, decision, definition, today)
                 ]
@@ -183,28 +181,27 @@ class Sweeper:
         notices: list[Notice] = []
         definition = self._definition(session, decision)
         supervisors: list[User] | None = None
-        if not definition.state(decision.state).final:
-            for item in self._items(session, decision, definition, today):
-                kind = self._kind(item.due, today)
-                if kind is None:
-                    continue
-                roles = self._roles(definition, item)
-                people = people_in_roles(session, decision, roles)
-                message = _deadline_message(decision, item, kind)
+        for item in self._items(session, decision, definition, today):
+            kind = self._kind(item.due, today)
+            if kind is None:
+                continue
+            roles = self._roles(definition, item)
+            people = people_in_roles(session, decision, roles)
+            message = _deadline_message(decision, item, kind)
+            notices += [
+                Notice(item.branch or "", item.trigger, item.due, kind, user, message)
+                for user in people
+            ]
+            if kind == "overdue":
+                # late: the supervisors hear of it too (escalation, Art 38-41)
+                if supervisors is None:
+                    supervisors = people_in_roles(session, decision, [Role.SUPERVISOR])
+                escalation = _deadline_message(decision, item, "escalation")
                 notices += [
-                    Notice(item.branch or "", item.trigger, item.due, kind, user, message)
-                    for user in people
+                    Notice(item.branch or "", item.trigger, item.due, kind, user, escalation)
+                    for user in supervisors
+                    if user.id not in {p.id for p in people}
                 ]
-                if kind == "overdue":
-                    # late: the supervisors hear of it too (escalation, Art 38-41)
-                    if supervisors is None:
-                        supervisors = people_in_roles(session, decision, [Role.SUPERVISOR])
-                    escalation = _deadline_message(decision, item, "escalation")
-                    notices += [
-                        Notice(item.branch or "", item.trigger, item.due, kind, user, escalation)
-                        for user in supervisors
-                        if user.id not in {p.id for p in people}
-                    ]
         if open_follow_ups is None:
             open_follow_ups = session.scalars(
                 select(FollowUp).where(

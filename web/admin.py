@@ -50,7 +50,6 @@ def _users_context() -> dict[str, Any]:
 @bp.route("/users", methods=["GET", "POST"])
 def users() -> str | Response | tuple[str, int]:
     """List the accounts and create one."""
-    context = _users_context()
     if request.method == "POST":
         form = request.form
         try:
@@ -63,10 +62,12 @@ def users() -> str | Response | tuple[str, int]:
                 department=form.get("department") or None,
             )
         except DecisionFlowError as err:
-            return _refused("admin/users.html", err, **context)
+            return _refused("admin/users.html", err, **_users_context())
         flash(_("Account created."))
         return redirect(url_for("admin.users"))
-    return render_template("admin/users.html", errors={}, refusal=None, values={}, **context)
+    return render_template(
+        "admin/users.html", errors={}, refusal=None, values={}, **_users_context()
+    )
 
 
 @bp.post("/users/<username>")

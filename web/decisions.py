@@ -7,7 +7,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -22,9 +32,8 @@ from decisionflow.roles import Permission, has_permission
 from web.diagram import drawn
 from web.errors import status_of
 from web.i18n import pick
-from web.numbers import MAX_PAGE, whole_number
+from web.numbers import MAX_VERSION, whole_number
 from web.parts import actor, engine, origin
-from web.templating import signature_of
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 
@@ -37,7 +46,7 @@ ID = f"int(min=1, max={queries.MAX_ID})"
 
 def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, "")
-    return whole_number(value, default, most=MAX_PAGE)
+    return whole_number(value, default, most=MAX_VERSION)
 
 
 @bp.get("/")
@@ -149,13 +158,18 @@ class _Forms:
 
 
 def _forms(decision_id: int) -> _Forms:
-    """What the page shows and offers; NotPermitted or NotFound if the user may not see it."""
+    """What the page shows and offers; NotPermitted or NotFound if the user may not see it.
+    Read once a request: a refused signature asks it to decide where to answer, then shows it."""
+    known: _Forms | None = g.get("decision_forms")
+    if known is not None and known.overview.decision.id == decision_id:
+        return known
     me = actor()
     overview = engine().overviews.read(me, decision_id, events=request.args.get("events", ""))
     view = overview.decision
     branch_states = {b.name: b.state for b in view.branches}
     slots = addable_records(overview.definition, view.state, branch_states, me.role)
-    return _Forms(overview, slots)
+    g.decision_forms = _Forms(overview, slots)
+    return g.decision_forms
 
 
 def _page(decision_id: int, **form_state: Any) -> str:
@@ -312,7 +326,7 @@ def _beside_its_form(decision_id: int, form: str, err: DecisionFlowError) -> boo
             return False
         forms = _forms(decision_id)  # NotPermitted again if the decision is out of reach
         kind = form.split(":", 1)[1]
-        return form in forms.ids and signature_of(forms.overview.definition, kind) is not None
+        return form in forms.ids and forms.overview.definition.signature_of(kind) is not None
     return True
 
 

@@ -8,8 +8,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _DIGITS = re.compile(r"[0-9]+")
-#: far beyond any draft's version number a page is asked for (lists page by cursor, not number)
-MAX_PAGE = 1_000_000
+#: far beyond any draft's version number a page is asked for (the drafts side by side)
+MAX_VERSION = 1_000_000
 #: past this many digits no number is meant (and int() of thousands of digits raises)
 _MOST_DIGITS = 18
 

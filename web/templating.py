@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask_login import current_user
 
 from decisionflow import queries
-from decisionflow.definitions import Definition, FieldSpec, Signature
+from decisionflow.definitions import Definition, FieldSpec
 from decisionflow.models import Decision, Department
 from decisionflow.roles import ROLE_LABELS, Permission, Role, has_permission
 from web.i18n import gettext as _
@@ -186,19 +186,12 @@ def position_label(definition: Definition, position: str) -> str:
     return f"{label} · {pick(branch.label)}: {pick(inner.label)}"
 
 
-def signature_of(definition: Definition, kind: str) -> Signature | None:
-    """The signature a record kind or an action asks of its author, if any."""
-    if kind in definition.records:
-        return definition.records[kind].signature
-    branch = definition.branch_of_trigger(kind)
-    transitions = branch.transitions if branch else definition.transitions
-    return next((t.signature for t in transitions if t.trigger == kind), None)
-
-
 def departments() -> list[Department]:
-    """Every department, for a field that names one."""
-    with engine().readers() as db:
-        return queries.departments(db)
+    """Every department, for a field that names one (read once a page, however many fields)."""
+    if "departments" not in g:
+        with engine().readers() as db:
+            g.departments = queries.departments(db)
+    return list(g.departments)
 
 
 def may(permission: str) -> bool:
@@ -234,9 +227,14 @@ def menu() -> Menu:
 
 
 def people_for(spec: FieldSpec) -> list[queries.Person]:
-    """The people a user field may name: experts for an expert assignment, else every active user."""
-    with engine().readers() as db:
-        return queries.people(db, None if spec.assigns is None else str(spec.assigns))
+    """The people a user field may name: experts for an expert assignment, else every active user
+    (read once a page for each kind of field)."""
+    role = None if spec.assigns is None else str(spec.assigns)
+    known: dict[str | None, list[queries.Person]] = g.setdefault("people", {})
+    if role not in known:
+        with engine().readers() as db:
+            known[role] = queries.people(db, role)
+    return known[role]
 
 
 def init_app(app: Flask) -> None:
