@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from decisionflow.errors import InvalidInput, NotFound, NotPermitted, RuleNotMet
 from decisionflow.models import AuditEvent, FollowUp, Notification, User
-from decisionflow.roles import Role
+from decisionflow.roles import ROLE_PERMISSIONS, ROLE_SCOPES, Permission, Role, Scope
 
 
 def new_decision(parts, people, *, executing_unit: str | None = "ecology") -> int:
@@ -229,3 +229,11 @@ def test_the_inbox_lists_unread_first_and_marks_only_ones_own_read(parts, people
     assert parts.inbox.mark_all_read(clerk) == 1
     assert parts.inbox.unread_count(clerk) == 0
     assert parts.inbox.unread_count(people.executor_b) == 2  # the executing unit's own stay unread
+
+
+def test_the_roles_that_answer_follow_ups_see_decisions_by_their_unit():
+    """Listing follow-ups for an answering role filters by what the role sees (visible_to):
+    that is the unit's own only while every answering role is scoped to a unit."""
+    answering = [r for r, held in ROLE_PERMISSIONS.items() if Permission.FOLLOWUP_ANSWER in held]
+    assert answering
+    assert {ROLE_SCOPES[r] for r in answering} <= {Scope.UNDERTAKING_UNIT, Scope.EXECUTING_UNIT}

@@ -9,7 +9,6 @@ import pytest
 from decisionflow import queries
 from decisionflow.errors import NotFound, NotPermitted
 from decisionflow.facts import ReadRecordFacts, SqlRecordFacts
-from decisionflow.guards import RecordFact
 from decisionflow.roles import Role
 from tests.helpers import drive
 from tests.integration.test_sweep import filing_document
@@ -23,6 +22,9 @@ def running(parts, decision_id: int) -> list:
 def test_the_page_read_agrees_with_each_part_read_alone(parts, people, clock):
     """Moves, deadlines, follow-ups, records and history: as the services answer them one by one."""
     view = drive(parts, people, clock, through="expert_opinion")
+    receipt = parts.participation.submit_comment(
+        view.id, text="建议公开测算依据", contact="13800000000", address="203.0.113.9"
+    )
     due = (clock.today + timedelta(days=10)).isoformat()
     parts.follow_ups.open(people[Role.SUPERVISOR], view.id, instructions="请加快论证", due=due)
     clerk = people[Role.STAFF]
@@ -39,12 +41,21 @@ def test_the_page_read_agrees_with_each_part_read_alone(parts, people, clock):
         assert page.records == queries.records(session, view.id)
         assert page.visited == queries.visited_states(session, view.id)
         assert page.timeline == queries.timeline_page(session, view.id)
-        assert page.drafts[-1].number == queries.drafts(session, view.id)[-1].number
+        drafts = [(d.number, d.sha256, d.content) for d in queries.drafts(session, view.id)]
+        files = [(a.id, a.sha256) for a in queries.attachments(session, view.id)]
+    assert [(d.number, d.sha256, d.content) for d in page.drafts] == drafts and drafts
+    assert [(a.id, a.sha256) for a in page.attachments] == files
     # the experts a record names are shown by name, read with the page
     expert = people[Role.EXPERT]
     assert page.people[expert.id] == Role.EXPERT.value  # its display name in this scene
-    # the clerk of the undertaking unit handles the public comments
+    # the clerk of the undertaking unit handles the public comments, contact included
     assert page.handles_comments
+    assert [(c.receipt, c.contact) for c in page.comments] == [(receipt.receipt, "13800000000")]
+    # the legal office reads every decision's comments but handles none; the expert sees none
+    legal = parts.overviews.read(people[Role.LEGAL_OFFICER], view.id)
+    assert not legal.handles_comments and [c.receipt for c in legal.comments] == [receipt.receipt]
+    assigned = parts.overviews.read(expert, view.id)
+    assert not assigned.handles_comments and assigned.comments == []
 
 
 def test_the_page_shows_the_deadline_running_on_the_decision(parts, people, clock):
@@ -97,7 +108,7 @@ def test_record_facts_read_with_the_page_answer_as_the_database_does(parts, peop
         read = ReadRecordFacts(
             session,
             view.id,
-            [RecordFact(r.kind, r.data, r.created_at, r.created_by) for r in listed],
+            [r.fact for r in listed],
         )
         asked = SqlRecordFacts(session, view.id)
         kinds = {r.kind for r in listed} | {"no_such_kind"}
@@ -116,7 +127,7 @@ def test_record_facts_forgotten_ask_the_database_again(parts, people, clock):
     view = drive(parts, people, clock, through="proposal")
     with parts.readers() as session:
         listed = queries.records(session, view.id)
-    given = [RecordFact(r.kind, r.data, r.created_at, r.created_by) for r in listed]
+    given = [r.fact for r in listed]
     parts.decisions.add_record(people[Role.STAFF], view.id, "proposal", dict(listed[0].data))
     with parts.readers() as session:
         read = ReadRecordFacts(session, view.id, given)

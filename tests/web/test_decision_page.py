@@ -6,6 +6,7 @@ import re
 
 from decisionflow.roles import Role
 from tests.helpers import drive, take
+from tests.web.conftest import csrf_token
 
 
 def current_box(html: str) -> str:
@@ -43,10 +44,23 @@ def test_the_diagram_marks_where_each_decision_stands_after_every_move(
     # the same drawing in English is drawn in English, not served from the Chinese one
     client.post(
         "/lang/en",
-        data={"csrf_token": _token(client, f"/decisions/{second.id}"), "next": "/"},
+        data={"csrf_token": csrf_token(client, f"/decisions/{second.id}"), "next": "/"},
     )
     english = current_box(client.get(f"/decisions/{second.id}").get_data(as_text=True))
     assert english != drafting and english.isascii()
+
+
+def test_decisions_that_differ_only_in_their_stage_are_drawn_apart(
+    client, auth, web_parts, web_people, clock
+):
+    """Proposed, and taken up for drafting: the same stages done, no lanes; only where each
+    stands tells their drawings apart, and each shows its own."""
+    proposed = drive(web_parts, web_people, clock, through="proposal")
+    drafting = drive(web_parts, web_people, clock, through="start_procedure")
+    auth.login(Role.STAFF)
+    first = current_box(client.get(f"/decisions/{proposed.id}").get_data(as_text=True))
+    second = current_box(client.get(f"/decisions/{drafting.id}").get_data(as_text=True))
+    assert first != second
 
 
 def test_the_experts_a_record_names_are_shown_by_name(client, auth, web_parts, web_people, clock):
@@ -59,8 +73,3 @@ def test_the_experts_a_record_names_are_shown_by_name(client, auth, web_parts, w
     records = html[html.index('id="records-h"') : html.index('id="timeline-h"')]
     assert f"<dd>{Role.EXPERT.value}</dd>" in records  # the expert's display name in this scene
     assert f"<dd>{expert.id}</dd>" not in records
-
-
-def _token(client, path: str) -> str:
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

@@ -222,6 +222,8 @@ def test_an_answer_sent_after_a_colleagues_is_refused_visibly_and_keeps_its_text
     assert refused.status_code == 422
     page = refused.get_data(as_text=True)
     assert '<div class="refusal" role="alert">' in page  # the reason, with its article
+    assert "该督办已答复或已办结，不能再答复" in page
+    assert '<span class="article">Art 34, Art 38</span>' in page
     assert 'id="answer-follow-up"' not in page  # no form to answer again
     assert late in page  # what was typed is shown, not lost
     kept = web_parts.follow_ups.get(web_people[Role.SUPERVISOR], follow_up_id)

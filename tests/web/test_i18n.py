@@ -20,7 +20,6 @@ from decisionflow.roles import Role
 from tests.conftest import Clock, People
 from tests.helpers import drive
 from tests.web.conftest import Auth, csrf_token
-from web.i18n import _settle_language
 
 WEB = REPO_ROOT / "web"
 CATALOG = WEB / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
@@ -253,12 +252,14 @@ def test_a_templates_labels_translate_and_escape_what_they_are_given(app, lang: 
     """`_()` in a template: the page's language, variables escaped into it, %% a percent sign."""
     page = app.jinja_env.from_string(
         "{{ _('Save') }}|{{ _('due %(date)s', date='<b>') }}|{{ _('%(n)d unread', n=3) }}"
+        "|{{ _('100%%') }}"
     )
     with app.test_request_context("/"):
         session["lang"] = lang
-        _settle_language()
-        saved, due, unread = page.render().split("|")
+        app.preprocess_request()  # settles the page's language, as for every request
+        saved, due, unread, percent = page.render().split("|")
     assert "<b>" not in due and "&lt;b&gt;" in due
+    assert percent == "100%"
     if lang == "en":
         assert (saved, due, unread) == ("Save", "due &lt;b&gt;", "3 unread")
     else:
