@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -464,12 +465,27 @@ def people(session: Session, role: str | None = None) -> list[Person]:
 
 def people_named(session: Session, ids: Iterable[Any]) -> dict[int, str]:
     """The display names of the users with these ids (ids that are no user's are left out)."""
-    wanted = {i for i in ids if isinstance(i, int) and 1 <= i <= MAX_ID}
-    if not wanted:
-        return {}
-    query = select(User.id, User.display_name).where(User.id.in_(wanted))
-    # (a comprehension: dict() would take the result's keys() for a mapping's)
-    return {user_id: name for user_id, name in session.execute(query)}
+    wanted = sorted({i for i in ids if isinstance(i, int) and 1 <= i <= MAX_ID})
+    connection = session.connection()
+    names: dict[int, str] = {}
+    for start in range(0, len(wanted), _NAMED_AT_MOST):
+        batch = wanted[start : start + _NAMED_AT_MOST]
+        # padded with 0, an id no user has, to one of a few sizes prepared once each
+        size = 1 << (len(batch) - 1).bit_length()
+        params = {f"id{k}": batch[k] if k < len(batch) else 0 for k in range(size)}
+        names.update(_named(size).tuples(connection, params))
+    return names
+
+
+#: the most ids one statement of `people_named` asks for
+_NAMED_AT_MOST = 64
+
+
+@functools.cache
+def _named(size: int) -> driver.Prepared:
+    """The names of `size` users by id, prepared once (sizes are powers of two, at most 64)."""
+    ids = [bindparam(f"id{k}", type_=User.id.type) for k in range(size)]
+    return driver.Prepared(select(User.id, User.display_name).where(User.id.in_(ids)))
 
 
 def people_in_records(definition: Definition, records: Iterable[RecordLine]) -> set[Any]:

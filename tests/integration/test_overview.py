@@ -137,3 +137,28 @@ def test_record_facts_forgotten_ask_the_database_again(parts, people, clock):
         assert read.count("proposal") == asked.count("proposal") == 2
         assert read.latest("proposal") == asked.latest("proposal")
         assert read.every("proposal") == asked.every("proposal")
+
+
+def test_people_are_named_whatever_the_number_of_ids_asked(parts, people, password_hash):
+    """More ids than one statement asks for, mixed with ids no user has and values no id could
+    be: every user asked for is named, and nobody else."""
+    from decisionflow.models import User
+
+    with parts.sessions() as session, session.begin():
+        session.add_all(
+            User(
+                username=f"member_{n}",
+                display_name=f"委员 {n}",
+                role="staff",
+                password_hash=password_hash,
+            )
+            for n in range(150)
+        )
+    with parts.readers() as session:
+        everyone = {u.id: u.display_name for u in session.query(User)}
+        asked = [*everyone, max(everyone) + 1, 0, -3, 2**40, "7", None, 3.0]
+        assert queries.people_named(session, asked) == everyone
+        some = sorted(everyone)[5:70]  # 65: one more than a statement takes
+        assert queries.people_named(session, some) == {i: everyone[i] for i in some}
+        assert queries.people_named(session, [some[0]]) == {some[0]: everyone[some[0]]}
+        assert queries.people_named(session, []) == {}
