@@ -12,7 +12,7 @@ from flask_login import current_user
 from decisionflow import queries
 from decisionflow.definitions import Definition, FieldSpec
 from decisionflow.models import Decision, Department
-from decisionflow.roles import ROLE_LABELS, Permission, Role, has_permission
+from decisionflow.roles import ROLE_LABELS, Permission, has_permission
 from web.i18n import gettext as _
 from web.i18n import pick
 from web.parts import engine
@@ -20,10 +20,9 @@ from web.parts import engine
 
 def role_label(role: str) -> str:
     """A role's name."""
-    try:
-        return pick(ROLE_LABELS[Role(role)])
-    except ValueError:
-        return role
+    # Roles are a StrEnum: the stored text finds its label without making a Role of it first.
+    label = ROLE_LABELS.get(role)  # type: ignore[call-overload]
+    return role if label is None else pick(label)
 
 
 def choice_label(choice: str, spec: FieldSpec | None = None) -> str:
@@ -247,6 +246,10 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda position, d: position_label(d, position), "position_label")
     app.add_template_filter(lambda kind, d: record_label(d, kind), "record_label")
 
+    # Globals, not context: the form macros (_field.html) are imported without a page's context.
+    app.add_template_global(people_for)
+    app.add_template_global(departments)
+
     @app.context_processor
     def helpers() -> dict[str, Any]:
         return {
@@ -257,10 +260,8 @@ def init_app(app: Flask) -> None:
             "outcome_label": outcome_label,
             "disposition_label": disposition_label,
             "state_label": state_label,
-            "people_for": people_for,
             "may": may,
             "menu": menu,
             "record_fields": record_fields,
-            "departments": departments,
             "position_label": position_label,
         }

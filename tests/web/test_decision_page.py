@@ -73,3 +73,52 @@ def test_the_experts_a_record_names_are_shown_by_name(client, auth, web_parts, w
     records = html[html.index('id="records-h"') : html.index('id="timeline-h"')]
     assert f"<dd>{Role.EXPERT.value}</dd>" in records  # the expert's display name in this scene
     assert f"<dd>{expert.id}</dd>" not in records
+
+
+def test_the_page_frees_what_it_read_as_soon_as_it_is_sent(
+    client, auth, web_parts, web_people, clock, monkeypatch
+):
+    """Nothing the page read is kept alive by a reference cycle once it is answered: a worker
+    that left each page to the garbage collector paused for tens of milliseconds every few
+    hundred pages to free them."""
+    import gc
+    import weakref
+
+    view = drive(web_parts, web_people, clock, through="request_expert_opinions")
+    take(web_parts, web_people, clock, view.id, "expert_opinion")
+    read, kept = web_parts.overviews.read, []
+
+    def remembered(*args, **kwargs):
+        overview = read(*args, **kwargs)
+        kept.append(weakref.ref(overview.records[0]))
+        return overview
+
+    monkeypatch.setattr(
+        type(web_parts.overviews), "read", lambda self, *a, **k: remembered(*a, **k)
+    )
+    auth.login(Role.STAFF)
+    gc.collect()
+    gc.disable()
+    try:
+        page = client.get(f"/decisions/{view.id}")
+        assert page.status_code == 200 and 'id="records-h"' in page.get_data(as_text=True)
+        assert kept and kept[0]() is None, "the page's records outlived the request"
+    finally:
+        gc.enable()
+
+
+def test_the_forms_speak_the_language_each_page_is_shown_in(
+    client, auth, web_parts, web_people, clock
+):
+    """The form macros are made once for the whole app; their words still follow each page's
+    language, in turn."""
+    view = drive(web_parts, web_people, clock, through="proposal")
+    auth.login(Role.STAFF)
+    chinese = client.get(f"/decisions/{view.id}").get_data(as_text=True)
+    assert 'title="必填"' in chinese and 'title="required"' not in chinese
+    client.post(
+        "/lang/en",
+        data={"csrf_token": csrf_token(client, f"/decisions/{view.id}"), "next": "/"},
+    )
+    english = client.get(f"/decisions/{view.id}").get_data(as_text=True)
+    assert 'title="required"' in english and 'title="必填"' not in english
