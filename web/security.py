@@ -36,12 +36,20 @@ def init_app(app: Flask) -> None:
     """Add the headers to every response."""
     production = app.config.get("SESSION_COOKIE_SECURE", False)
 
+    sent = dict(HEADERS)
+    if production:
+        # Production is served over HTTPS (its cookies are Secure); a browser ignores the
+        # header on plain HTTP anyway (RFC 6797 §8.1).
+        sent["Strict-Transport-Security"] = HSTS
+    lowered = {name.lower(): (name, value) for name, value in sent.items()}
+
     @app.after_request
     def headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if production:
-            # Production is served over HTTPS (its cookies are Secure); a browser ignores the
-            # header on plain HTTP anyway (RFC 6797 §8.1).
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # A view's own header wins (a download's Cache-Control, say). One pass over what the
+        # response has: asking for each header by name raises and catches a KeyError for
+        # every one missing, on every request.
+        missing = dict(lowered)
+        for name, _value in response.headers:
+            missing.pop(name.lower(), None)
+        response.headers.extend(missing.values())
         return response

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 import pytest
+from flask import Flask, Response
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -161,6 +162,22 @@ def test_error_and_redirect_answers_carry_the_headers_too(client: FlaskClient) -
     """A redirect and an error page are protected like any page."""
     for response in (client.get("/work"), client.get("/nowhere")):
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_views_own_header_is_kept_and_each_header_sent_once(app: Flask) -> None:
+    """A header the view set itself (a file's caching, say) wins over the default, and no
+    security header is sent twice."""
+
+    @app.get("/own-cache")
+    def own_cache() -> Response:
+        answer = Response("ok")
+        answer.headers["cache-control"] = "private, max-age=60"
+        return answer
+
+    response = app.test_client().get("/own-cache")
+    assert response.headers.getlist("Cache-Control") == ["private, max-age=60"]
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"):
+        assert len(response.headers.getlist(name)) == 1, name
 
 
 def test_user_text_is_shown_as_text_never_as_markup(
