@@ -95,7 +95,10 @@ def install_template_gettext(app: Flask) -> None:
 
 def template_gettext(string: str, **variables: Any) -> Markup:
     """A template's `_()`: the translation, safe as HTML, with its variables escaped in."""
-    return Markup(_page_language()[1].ugettext(string)) % variables
+    translated = Markup(_page_language()[1].ugettext(string))
+    # Formatted even without variables, as Jinja's own newstyle gettext does ("%%" reads "%"),
+    # but only when there is something to format: most labels have no "%" at all.
+    return translated % variables if variables or "%" in translated else translated
 
 
 def is_english() -> bool:
@@ -107,11 +110,13 @@ def pick(text: Text | tuple[str, str] | dict[str, str] | None) -> str:
     """The Chinese or English half of a bilingual text, by the page's language."""
     if text is None:
         return ""
+    settled = _PAGE_LANGUAGE.get()  # (as is_english(), without two calls: pages pick hundreds)
+    english = settled[0] if settled is not None else is_english()
     if isinstance(text, Text):
-        return text.en if is_english() else text.zh
+        return text.en if english else text.zh
     if isinstance(text, dict):
-        return text.get("en" if is_english() else "zh", "")
-    return text[1] if is_english() else text[0]
+        return text.get("en" if english else "zh", "")
+    return text[1] if english else text[0]
 
 
 #: the usual form of a moment: digits only, the same in every language
