@@ -5,8 +5,9 @@ tests/system/live_server.py's gunicorn server, and drives five requests from a t
 persistent sessions at several concurrency levels: "my work", the decision list and a decision
 page (a signed-in clerk), an action POST (proposing a decision, with the form's CSRF token, as a
 browser sends it) and an API GET (a decision, by bearer token). The floor is a trivial Flask route
-(bench/floor_app.py) served by the same gunicorn settings and driven the same way; the ratio is
-the endpoint's p99 over the floor's p99 at the same concurrency.
+(bench/floor_app.py) served by the same gunicorn settings and driven the same way, in turns with
+each endpoint (a few short windows each) so that both meet the same moments of a shared machine;
+the ratio is the endpoint's p99 over the floor's p99 at the same concurrency.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.seed_load import Seeded, seed  # noqa: E402
-from tests.system.live_server import APP, LiveServer, gunicorn_server  # noqa: E402
+from tests.system.live_server import APP, gunicorn_server  # noqa: E402
 
 FLOOR_APP = "bench.floor_app:app"
 #: the housing clerk of the demo: "my work", the lists and the decision pages are theirs
@@ -66,6 +67,13 @@ class Sample:
     def rate(self) -> float:
         """Requests answered per second."""
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def add(self, other: Sample) -> None:
+        """Take in what another window of the same measurement answered."""
+        self.latencies += other.latencies
+        self.statuses += other.statuses
+        self.errors += other.errors
+        self.elapsed += other.elapsed
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,7 @@ def run_size(
     log: Callable[[str], None] = print,
     app: str = APP,
     only: Sequence[str] = (),
+    windows: int = 5,
 ) -> list[Row]:
     """Seed one database size, serve it and the floor, and measure every endpoint at every level."""
     log(f"seeding {decisions} decisions, {events} audit events …")
@@ -261,7 +270,9 @@ def run_size(
             {}, workers=workers, threads=threads, log=floor_log, app=FLOOR_APP, ready_path="/"
         ) as floor_server,
     ):
-        floors = _measure_floor(floor_server, levels=levels, seconds=seconds)
+        floor = Endpoint(
+            "floor", lambda s, n: s.get(f"{floor_server.url}/", timeout=60), frozenset({200}), False
+        )
         for endpoint in endpoints(served.url, seeded, ids):
             if only and endpoint.name not in only:
                 continue
@@ -272,30 +283,37 @@ def run_size(
                     else requests.Session()
                     for _ in range(level)
                 ]
-                # a short warm-up: connections open, caches filled, CSRF tokens fetched
-                drive(endpoint, sessions, seconds=min(1.0, seconds / 5))
-                sample = drive(endpoint, sessions, seconds=seconds)
-                for s in sessions:
+                plain = [requests.Session() for _ in range(level)]
+                sample, floor_sample = beside(
+                    endpoint, sessions, floor, plain, seconds=seconds, windows=windows
+                )
+                for s in (*sessions, *plain):
                     s.close()
-                rows.append(Row(decisions, endpoint.name, level, sample, floors[level]))
+                rows.append(Row(decisions, endpoint.name, level, sample, floor_sample))
                 log(_line(rows[-1]))
     return rows
 
 
-def _measure_floor(
-    server: LiveServer, *, levels: Sequence[int], seconds: float
-) -> dict[int, Sample]:
-    floor = Endpoint(
-        "floor", lambda s, n: s.get(f"{server.url}/", timeout=60), frozenset({200}), False
-    )
-    found = {}
-    for level in levels:
-        sessions = [requests.Session() for _ in range(level)]
-        drive(floor, sessions, seconds=min(1.0, seconds / 5))
-        found[level] = drive(floor, sessions, seconds=seconds)
-        for s in sessions:
-            s.close()
-    return found
+def beside(
+    endpoint: Endpoint,
+    sessions: Sequence[requests.Session],
+    floor: Endpoint,
+    floor_sessions: Sequence[requests.Session],
+    *,
+    seconds: float,
+    windows: int,
+) -> tuple[Sample, Sample]:
+    """The endpoint and the floor, each driven for `seconds` in all, in turns of `windows`
+    short windows: a machine shared with others slows down and speeds up over minutes, and
+    whatever it does then, it does to both."""
+    # a short warm-up: connections open, caches filled, CSRF tokens fetched
+    drive(endpoint, sessions, seconds=min(1.0, seconds / 5))
+    drive(floor, floor_sessions, seconds=min(1.0, seconds / 5))
+    sample, floor_sample = Sample(), Sample()
+    for _ in range(windows):
+        floor_sample.add(drive(floor, floor_sessions, seconds=seconds / windows))
+        sample.add(drive(endpoint, sessions, seconds=seconds / windows))
+    return sample, floor_sample
 
 
 HEADER = (
@@ -372,7 +390,18 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
     )
     parser.add_argument("--events", type=int, help="audit events, whatever the size")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint and level")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="per endpoint and level (and as long again for the floor beside it)",
+    )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        default=5,
+        help="turns the endpoint and the floor take within those seconds (default 5)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument(
@@ -412,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                 log=lambda line: print(line, flush=True),
                 app=args.app,
                 only=args.endpoint,
+                windows=args.windows,
             )
     print()
     print(HEADER)
