@@ -87,7 +87,7 @@ class Overviews:
             comments: list[PublicComment] = []
             if handler or reads_all:
                 comments = self.participation.comments(session, decision.id)
-            people = queries.people_in_records(definition, records)
+            people = queries.people_in_records(definition, ((r.kind, r.data) for r in records))
             return DecisionOverview(
                 decision=DecisionView.of(decision, definition),
                 definition=definition,

@@ -488,12 +488,15 @@ def _named(size: int) -> driver.Prepared:
     return driver.Prepared(select(User.id, User.display_name).where(User.id.in_(ids)))
 
 
-def people_in_records(definition: Definition, records: Iterable[RecordLine]) -> set[Any]:
-    """The user ids the records' user fields name (an expert assigned, the members present)."""
+def people_in_records(
+    definition: Definition, records: Iterable[tuple[str, Mapping[str, Any]]]
+) -> set[Any]:
+    """The user ids that records, given as (kind, data), name in their user fields (an expert
+    assigned, the members present)."""
     ids: set[Any] = set()
-    for record in records:
-        specs = definition.fields_of(record.kind)
-        for name, value in record.data.items():
+    for kind, data in records:
+        specs = definition.fields_of(kind)
+        for name, value in data.items():
             spec = specs.get(name)
             if spec is not None and spec.type in ("user", "users"):
                 ids.update(value if isinstance(value, list) else [value])

@@ -20,6 +20,7 @@ from decisionflow.chaincheck import ChainCheck, ChainCheckpoint
 from decisionflow.definitions import Definition
 from decisionflow.models import AuditEvent, PublicComment, StepRecord, User
 from decisionflow.oversight import require_verify
+from decisionflow.queries import people_in_records, people_named
 from decisionflow.service import DecisionService
 from decisionflow.views import DecisionView
 
@@ -108,6 +109,8 @@ class Trace:
     #: every stage the decision stood at, for choosing one
     states: tuple[str, ...]
     check: ChainCheck
+    #: the names of the people the records name (an expert assigned, the members present)
+    people: dict[int, str]
 
 
 def _signed(data: dict[str, Any]) -> Signed | None:
@@ -224,6 +227,8 @@ class Traces:
             # who may see the decision may see its trace
             found, definition = self.decisions.visible(session, actor, decision_id)
             events = read_trace(session, decision_id)
+            named = people_in_records(definition, ((e.kind, e.data) for e in events if e.kind))
+            people = people_named(session, named)
         decision = DecisionView.of(found, definition)
         steps = _steps(events)
         states = tuple(dict.fromkeys(s.state for s in steps))
@@ -231,4 +236,4 @@ class Traces:
             steps = [s for s in steps if s.state == step]
         newest = max((e.seq for e in events), default=0)
         check = self.checkpoint.check(newest, own=[e.seq for e in events], full=full_check)
-        return Trace(decision, definition, tuple(steps), states, check)
+        return Trace(decision, definition, tuple(steps), states, check, people)

@@ -123,7 +123,7 @@ def _signature_text(value: Mapping[str, Any]) -> str:
     return f"{value.get('signer', '')} · {value.get('signed_at', '')} {over}".strip()
 
 
-def _shown(value: Any, spec: FieldSpec | None, people: Mapping[int, str] | None) -> str:
+def _shown(value: Any, spec: FieldSpec | None, people: Mapping[int, str]) -> str:
     """A stored value as people read it: yes/no, a choice's label, people by name."""
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
@@ -141,9 +141,6 @@ def _shown(value: Any, spec: FieldSpec | None, people: Mapping[int, str] | None)
         return choice_label(value, spec)
     if spec is not None and spec.type in ("user", "users"):
         ids = value if isinstance(value, list) else [value]
-        if people is None:
-            with engine().readers() as db:
-                people = queries.people_named(db, ids)
         return "、".join(people.get(i, str(i)) for i in ids)
     return str(value)
 
@@ -152,10 +149,11 @@ def record_fields(
     definition: Definition,
     kind: str,
     data: Mapping[str, Any],
-    people: Mapping[int, str] | None = None,
+    people: Mapping[int, str],
 ) -> list[tuple[str, str]]:
     """A record's fields as (label, value) in the page's language, not the stored names;
-    `people`: the names of the users records name, if the page read them already."""
+    `people`: the names of the users the page's records name, read with them
+    (queries.people_in_records)."""
     specs = definition.fields_of(kind)
     rows = []
     for name, value in data.items():

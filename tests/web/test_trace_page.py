@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from decisionflow.models import DraftVersion
 from decisionflow.roles import Role
+from tests.helpers import drive, take
 from tests.yearbook import seed_year
 
 
@@ -82,3 +83,16 @@ def test_only_those_who_may_verify_the_chain_may_walk_it_all_again(
     refused = client.get(f"{path}?full=1")
     assert refused.status_code == 403
     assert "您的角色不能核验审计链" in refused.get_data(as_text=True)
+
+
+def test_the_trace_names_the_experts_a_record_assigns(client, auth, web_parts, web_people, clock):
+    """The expert assignment's experts show by display name in the trace, as on the decision
+    page: read with the trace, never looked up field by field."""
+    view = drive(web_parts, web_people, clock, through="request_expert_opinions")
+    take(web_parts, web_people, clock, view.id, "expert_opinion")
+    expert = web_people[Role.EXPERT]
+    auth.login(Role.SUPERVISOR)
+    page = client.get(f"/supervision/decisions/{view.id}/trace").get_data(as_text=True)
+    assigned = re.findall(r"<dd>([^<]*)</dd>", page)
+    assert Role.EXPERT.value in assigned  # the expert's display name in this scene
+    assert str(expert.id) not in assigned
