@@ -400,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         "--windows",
         type=int,
         default=5,
-        help="turns the endpoint and the floor take within those seconds (default 5)",
+        help="turns the endpoint and the floor take within those seconds (default 5; keep "
+        "seconds / windows under gunicorn's keep-alive, 5 s, or each window opens its "
+        "connections anew)",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
@@ -416,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         "--app", default=APP, help=f"the WSGI app gunicorn serves (default {APP}), to try a variant"
     )
     args = parser.parse_args(argv)
+    if args.windows < 1:
+        parser.error("--windows must be at least 1")
     given = sys.argv[1:] if argv is None else argv
     print(" ".join(["command: python bench/bench_load.py", *given]))
     print(

@@ -93,6 +93,8 @@ def test_the_trace_names_the_experts_a_record_assigns(client, auth, web_parts, w
     expert = web_people[Role.EXPERT]
     auth.login(Role.SUPERVISOR)
     page = client.get(f"/supervision/decisions/{view.id}/trace").get_data(as_text=True)
-    assigned = re.findall(r"<dd>([^<]*)</dd>", page)
-    assert Role.EXPERT.value in assigned  # the expert's display name in this scene
-    assert str(expert.id) not in assigned
+    step = page[page.index('data-action="request_expert_opinions"') :]
+    fields = dict(re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", step[: step.index("</tr>")]))
+    named = [value for value in fields.values() if Role.EXPERT.value in value.split("、")]
+    assert named, fields  # the expert's display name in this scene, in the assignment's field
+    assert str(expert.id) not in fields.values()
