@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -111,3 +112,18 @@ ACCOUNT_ROLES = tuple(r for r in Role if r is not Role.PUBLIC)
 def has_permission(role: Role | str, permission: Permission) -> bool:
     """Whether a role holds a permission."""
     return permission in ROLE_PERMISSIONS.get(Role(role), frozenset())
+
+
+def has_any(role: Role | str, permissions: Iterable[Permission]) -> bool:
+    """Whether a role holds at least one of the permissions."""
+    return any(has_permission(role, p) for p in permissions)
+
+
+# What opens each role-bound list (any one permission will do): the pages refuse without it,
+# and the navigation offers the link only with it.
+#: supervisors manage follow-ups; the units answer theirs
+OPENS_FOLLOW_UPS = (Permission.FOLLOWUP_MANAGE, Permission.FOLLOWUP_ANSWER)
+#: an administrator may verify the chain (the page offers the button) but not read events
+OPENS_AUDIT_LOG = (Permission.AUDIT_READ, Permission.AUDIT_VERIFY)
+#: the government's figures, or a department's own
+OPENS_STATISTICS = (Permission.STATISTICS_READ, Permission.STATISTICS_READ_OWN)

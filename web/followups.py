@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from decisionflow import queries
 from decisionflow.errors import DecisionFlowError, InvalidInput, NotPermitted
 from decisionflow.followups import FollowUpView
-from decisionflow.roles import Permission, has_permission
+from decisionflow.roles import OPENS_FOLLOW_UPS, Permission, has_any, has_permission
 from web.errors import status_of
 from web.parts import actor, engine, origin
 
@@ -47,10 +47,7 @@ def helpers() -> dict[str, Any]:
 
 
 def _may_see_list() -> bool:
-    role = actor().role
-    return has_permission(role, Permission.FOLLOWUP_MANAGE) or has_permission(
-        role, Permission.FOLLOWUP_ANSWER
-    )
+    return has_any(actor().role, OPENS_FOLLOW_UPS)
 
 
 @bp.get("/")

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from decisionflow import queries
 from decisionflow.dossier import build_dossier
 from decisionflow.models import Decision, utcnow
-from decisionflow.roles import Permission, has_permission
+from decisionflow.roles import OPENS_AUDIT_LOG, Permission, has_any, has_permission
 from web.numbers import whole_number
 from web.parts import actor, engine
 
@@ -42,8 +42,7 @@ def _day(name: str, *, end: bool = False) -> datetime | None:
 @login_required
 def audit_log() -> str:
     """Browse the audit log, filtered by decision, actor, action and dates."""
-    # An administrator may verify the chain (the page offers the button) but not read events.
-    if not (_may(Permission.AUDIT_READ) or _may(Permission.AUDIT_VERIFY)):
+    if not has_any(actor().role, OPENS_AUDIT_LOG):
         abort(403)
     decision = request.args.get("decision", "")
     filters = {

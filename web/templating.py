@@ -12,7 +12,15 @@ from flask_login import current_user
 from decisionflow import queries
 from decisionflow.definitions import Definition, FieldSpec
 from decisionflow.models import Decision, Department
-from decisionflow.roles import ROLE_LABELS, Permission, has_permission
+from decisionflow.roles import (
+    OPENS_AUDIT_LOG,
+    OPENS_FOLLOW_UPS,
+    OPENS_STATISTICS,
+    ROLE_LABELS,
+    Permission,
+    has_any,
+    has_permission,
+)
 from web.i18n import gettext as _
 from web.i18n import pick
 from web.parts import engine
@@ -212,14 +220,10 @@ def menu() -> Menu:
     if not current_user.is_authenticated:
         return Menu(False, False, False)
     role = current_user.actor.role
-
-    def any_of(*permissions: Permission) -> bool:
-        return any(has_permission(role, p) for p in permissions)
-
     return Menu(
-        follow_ups=any_of(Permission.FOLLOWUP_MANAGE, Permission.FOLLOWUP_ANSWER),
-        audit_log=any_of(Permission.AUDIT_READ, Permission.AUDIT_VERIFY),
-        statistics=any_of(Permission.STATISTICS_READ, Permission.STATISTICS_READ_OWN),
+        follow_ups=has_any(role, OPENS_FOLLOW_UPS),
+        audit_log=has_any(role, OPENS_AUDIT_LOG),
+        statistics=has_any(role, OPENS_STATISTICS),
     )
 
 
