@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 WRITER_OPTION = "decisionflow_writer"
@@ -44,13 +44,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # failing with "database is locked" when a reader tries to become a writer, and the
         # audit chain's head is read and extended by one writer at a time. Readers stay
         # DEFERRED so that, in WAL mode, pages never wait for a writer.
-        immediate = connection.get_execution_options().get(WRITER_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if is_writer(connection) else "BEGIN")
 
     return engine
 
 
+def is_writer(connection: Connection) -> bool:
+    """Whether the connection belongs to a writer session (make_session_factory)."""
+    return bool(connection.get_execution_options().get(WRITER_OPTION, False))
+
+
 def make_session_factory(engine: Engine, *, writer: bool = True) -> sessionmaker[Session]:
-    """A session factory whose objects stay readable after commit; writers lock up front."""
-    bind = engine.execution_options(**{WRITER_OPTION: True}) if writer else engine
+    """A session factory whose objects stay readable after commit; writers lock up front,
+    readers see one snapshot."""
+    bind: Engine
+    if writer:
+        bind = engine.execution_options(**{WRITER_OPTION: True})
+    elif engine.dialect.name == "postgresql":
+        # A read made of several parts (a decision's page, its trace) sees them all as of one
+        # moment, as SQLite's WAL reader does anyway: at READ COMMITTED a move committed
+        # mid-read could show in the timeline but not in the state read before it. A reader
+        # never fails to serialise.
+        bind = engine.execution_options(isolation_level="REPEATABLE READ")
+    else:
+        bind = engine
     return sessionmaker(bind, expire_on_commit=False)

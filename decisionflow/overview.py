@@ -69,12 +69,8 @@ class Overviews:
     def read(self, actor: Actor, decision_id: int, *, events: str = "") -> DecisionOverview:
         """A decision the actor may see, whole (NotFound, NotPermitted otherwise); `events`: a
         timeline cursor."""
+        # one snapshot for every part: readers are REPEATABLE READ (db.make_session_factory)
         with self.readers() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # One snapshot for every part, as SQLite's WAL reader has anyway: at READ
-                # COMMITTED a move committed mid-read could show in the timeline but not in
-                # the state and moves read before it. A reader never fails to serialise.
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             decision, definition = self.decisions.visible(session, actor, decision_id)
             records = queries.records(session, decision.id)
             facts = facts_of(

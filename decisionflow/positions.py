@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from decisionflow import audit, checklist, driver, refusals
 from decisionflow.accounts import Actor, find_department
-from decisionflow.db import WRITER_OPTION
+from decisionflow.db import is_writer
 from decisionflow.definitions import BranchSpec, Definition, FieldSpec, TransitionSpec
 from decisionflow.errors import InvalidInput, NotPermitted, RuleNotMet
 from decisionflow.facts import SqlRecordFacts, branch_entry, branch_positions, facts_of
@@ -263,8 +263,7 @@ def load(session: Session, decision_id: int) -> Decision | None:
     """
     connection = session.connection()
     # Only a writer appends to the chain (a reader's head would be of no use, nor sure).
-    writer = connection.get_execution_options().get(WRITER_OPTION, False)
-    if connection.dialect.name != "sqlite" or not writer:
+    if connection.dialect.name != "sqlite" or not is_writer(connection):
         values = _LOAD.one_or_none(connection, {"id": decision_id})
     else:
         values = _LOAD_WITH_HEAD.one_or_none(connection, {"id": decision_id})

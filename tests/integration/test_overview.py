@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from decisionflow import queries
 from decisionflow.errors import NotFound, NotPermitted
 from decisionflow.facts import ReadRecordFacts, SqlRecordFacts
+from decisionflow.models import AuditEvent, Decision
 from decisionflow.roles import Role
 from tests.helpers import drive
 from tests.integration.test_sweep import filing_document
@@ -162,3 +164,28 @@ def test_people_are_named_whatever_the_number_of_ids_asked(parts, people, passwo
         assert queries.people_named(session, some) == {i: everyone[i] for i in some}
         assert queries.people_named(session, [some[0]]) == {some[0]: everyone[some[0]]}
         assert queries.people_named(session, []) == {}
+
+
+def test_a_read_sees_one_moment_though_a_move_commits_in_its_midst(parts, people, clock):
+    """A reader's parts (the decision's stage, then its history) come from one moment: a move
+    committed between them shows in neither, on either database (a trace or a page reads so)."""
+    view = drive(parts, people, clock, before="start_procedure")
+    with parts.readers() as session:
+        stage = session.scalar(select(Decision.state).where(Decision.id == view.id))
+        drive(
+            parts,
+            people,
+            clock,
+            decision_id=view.id,
+            start="start_procedure",
+            through="start_procedure",
+        )
+        events = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.decision_id == view.id)
+        )
+    assert parts.decisions.get(people[Role.STAFF], view.id).state != stage  # it did move
+    with parts.readers() as session:
+        now = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.decision_id == view.id)
+        )
+    assert events < now  # the history read in the midst did not see the move either
