@@ -303,12 +303,18 @@ class Definition(_Frozen):
         return {s.name: s for s in self.states}
 
     @cached_property
-    def transition_labels(self) -> dict[str, Text]:
-        """Each trigger's label (the first route's, as routes of a trigger share it)."""
-        labels: dict[str, Text] = {}
+    def _first_route(self) -> dict[str, TransitionSpec]:
+        """Each trigger's first route, in declaration order: its routes share a label, fields
+        and signature, so the first speaks for them all."""
+        found: dict[str, TransitionSpec] = {}
         for t in self.every_transition:
-            labels.setdefault(t.trigger, t.label)
-        return labels
+            found.setdefault(t.trigger, t)
+        return found
+
+    @cached_property
+    def transition_labels(self) -> dict[str, Text]:
+        """Each trigger's label."""
+        return {trigger: t.label for trigger, t in self._first_route.items()}
 
     @property
     def initial_state(self) -> StateSpec:
@@ -360,28 +366,22 @@ class Definition(_Frozen):
 
     @cached_property
     def _fields_by_kind(self) -> dict[str, Mapping[str, FieldSpec]]:
-        found: dict[str, Mapping[str, FieldSpec]] = {}
-        for t in self.every_transition:
-            found.setdefault(t.trigger, t.fields)  # the first route of a trigger, as before
-        return found | {kind: spec.fields for kind, spec in self.records.items()}
+        moves: dict[str, Mapping[str, FieldSpec]] = {
+            trigger: t.fields for trigger, t in self._first_route.items()
+        }
+        return moves | {kind: spec.fields for kind, spec in self.records.items()}
 
     def signature_of(self, kind: str) -> Signature | None:
         """The signature a record of this kind (a trigger's record: its move) asks of its author."""
         if kind in self.records:
             return self.records[kind].signature
-        return self._signature_by_trigger.get(kind)
-
-    @cached_property
-    def _signature_by_trigger(self) -> dict[str, Signature | None]:
-        found: dict[str, Signature | None] = {}
-        for t in self.every_transition:
-            found.setdefault(t.trigger, t.signature)  # the first route of a trigger
-        return found
+        route = self._first_route.get(kind)
+        return None if route is None else route.signature
 
     @cached_property
     def triggers(self) -> tuple[str, ...]:
         """Every trigger name, main line and branches, in declaration order."""
-        return tuple(dict.fromkeys(t.trigger for t in self.every_transition))
+        return tuple(self._first_route)
 
 
 StateSpec.model_rebuild()
